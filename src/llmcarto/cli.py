@@ -1,0 +1,134 @@
+"""The `llmcarto` command line: parses flags, calls the layers, shows the result.
+
+Kept thin on purpose: every verb delegates to a function a notebook can call too.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmcarto import __version__
+from llmcarto.errors import LlmcartoError
+from llmcarto.framework.cases import Registry, load_registry
+from llmcarto.settings import Settings
+
+app = typer.Typer(
+    name="llmcarto",
+    help="Map where and how open collaboration happens around open LLMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmcarto {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Annotated[Path | None, typer.Option(
+        "--db", help="DuckDB store file (env LLMCARTO_DB; default under the user data dir).",
+        show_default=False)] = None,
+    cases: Annotated[list[Path] | None, typer.Option(
+        "--cases", help="YAML file of cases to add or override (repeatable; env LLMCARTO_CASES).",
+        show_default=False)] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = Settings.resolve(db=db, cases=cases)
+
+
+def settings(ctx: typer.Context) -> Settings:
+    return ctx.obj if isinstance(ctx.obj, Settings) else Settings.resolve()
+
+
+def registry(ctx: typer.Context) -> Registry:
+    return load_registry(settings(ctx).case_files)
+
+
+@app.command("cases")
+def cases_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the cases: organisation, type, region, study placement, release lines, repositories."""
+    reg = registry(ctx)
+    rows = [case_summary(case) for case in reg]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(rows)} cases", show_lines=True)
+    for col in ("case", "organisation", "type", "region", "study placement",
+                "release lines", "repositories"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["case"], row["organisation"], row["type"] or "unknown", row["region"] or "unknown",
+            row["study_box"] or "not placed by the study",
+            "\n".join(f"{f['name']} ({', '.join(f['hub_orgs']) or 'no Hub org'})"
+                      for f in row["release_lines"]),
+            "\n".join(f"{r['repo']} [{', '.join(r['roles']) or 'no role'}]"
+                      for r in row["repositories"]),
+        )
+    console.print(table)
+
+
+@app.command("atlas")
+def atlas_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to bind; keep 127.0.0.1 unless you "
+                                      "mean to expose the atlas.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the atlas (read-only) on http://HOST:PORT."""
+    from llmcarto.atlas.app import serve
+
+    serve(settings(ctx).db_path, host=host, port=port)
+
+
+def case_summary(case) -> dict:
+    """The JSON shape of `llmcarto cases --json` (one object per case)."""
+    return {
+        "case": case.key,
+        "organisation": case.name.value,
+        "type": case.org_type.value,
+        "country": case.country.value,
+        "region": case.region.value,
+        "study_box": case.study.box.value,
+        "study_box_source": case.study.box.source,
+        "study_model_family": case.study.model_family.value,
+        "release_lines": [
+            {"name": f.name, "hub_orgs": list(f.hub_orgs.value or []), "id_regex": f.id_regex,
+             "first_release": f.first_release.date or f.first_release.approx_date,
+             "first_release_precision": f.first_release.precision,
+             "licence": f.licence.value}
+            for f in case.families],
+        "repositories": [
+            {"repo": r.repo, "roles": list(r.roles), "in_bundle": r.in_bundle,
+             "fork_of": r.fork_of, "fork_point": r.fork_point.sha if r.fork_point else None}
+            for r in case.repositories],
+        "origin": case.origin,
+    }
+
+
+def main() -> None:
+    """Entry point: user errors print one clear line and exit 2, never a traceback."""
+    try:
+        app()
+    except LlmcartoError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
