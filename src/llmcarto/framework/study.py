@@ -283,11 +283,24 @@ class _Reader:
             raise self.fail(path, f"expected at least {min_items} item(s), found {len(value)}")
         return value
 
+    def key_names(self, value: Any, path: PathKey, *, min_items: int = 1) -> list[tuple[str, str]]:
+        """A list of {key, name} mappings, as (key, name) pairs."""
+        pairs = []
+        for i, raw in enumerate(self.sequence(value, path, min_items=min_items)):
+            item = self.mapping(raw, (*path, i), ("key", "name"))
+            pairs.append(
+                (
+                    self.key(item["key"], (*path, i, "key")),
+                    self.text(item["name"], (*path, i, "name")),
+                )
+            )
+        return pairs
+
     def unique(self, values: Iterable[tuple[str, PathKey]], what: str) -> None:
         seen: set[str] = set()
         for value, path in values:
             if value in seen:
-                raise self.fail(path, f"duplicate {what} {value!r}")
+                raise self.fail(path, f"duplicate {what}: {value!r}")
             seen.add(value)
 
     def exact_keys(
@@ -337,19 +350,18 @@ class _Reader:
                 f"{SUPPORTED_VERSION} (upgrade llmcarto or convert the file)",
             )
         stages = self.stages(root["stages"], ("stages",))
+        columns = self.governance_columns(root["governance"])
         return Study(
             version=version,
             reference=self.reference(root["study"], ("study",)),
             stages=stages,
             milestone=self.milestone(root["milestone"], ("milestone",), stages),
-            artefact_domains=self.artefact_domains(
-                root["artefact_domains"], ("artefact_domains",)
-            ),
+            artefact_domains=self.artefact_domains(root["artefact_domains"], ("artefact_domains",)),
             motivations=self.motivations(root["motivations"], ("motivations",)),
             organisation_types=self.organisation_types(
                 root["organisation_types"], ("organisation_types",)
             ),
-            governance_columns=(columns := self.governance_columns(root["governance"])),
+            governance_columns=columns,
             governance_boxes=self.governance_boxes(root["governance"], columns),
             recommendations=self.recommendations(root["recommendations"], ("recommendations",)),
             source=self.located.filename,
@@ -383,14 +395,8 @@ class _Reader:
             ("key", "name", "order", "definition", "activities", "onramps", "challenges"),
         )
         activities = tuple(
-            Activity(
-                key=self.key((item := self.mapping(raw, p, ("key", "name")))["key"], (*p, "key")),
-                name=self.text(item["name"], (*p, "name")),
-            )
-            for i, raw in enumerate(
-                self.sequence(data["activities"], (*path, "activities"), min_items=1)
-            )
-            for p in [(*path, "activities", i)]
+            Activity(key, name)
+            for key, name in self.key_names(data["activities"], (*path, "activities"))
         )
         self.unique(
             ((a.key, (*path, "activities", i, "key")) for i, a in enumerate(activities)),
@@ -401,7 +407,7 @@ class _Reader:
         self.unique(
             [(r.key, (*path, "onramps", i, "key")) for i, r in enumerate(onramps)]
             + [(c.key, (*path, "challenges", i, "key")) for i, c in enumerate(challenges)],
-            "on-ramp/challenge key within the stage",
+            "on-ramp/challenge key (unique within a stage)",
         )
         return Stage(
             key=self.key(data["key"], (*path, "key")),
@@ -471,38 +477,29 @@ class _Reader:
         return milestone
 
     def artefact_domains(self, value: Any, path: PathKey) -> tuple[ArtefactDomain, ...]:
-        items = self.sequence(value, path)
-        domains = tuple(
-            ArtefactDomain(
-                key=self.key((d := self.mapping(raw, p, ("key", "name", "description")))["key"],
-                             (*p, "key")),
-                name=self.text(d["name"], (*p, "name")),
-                description=self.text(d["description"], (*p, "description")),
+        domains = []
+        for i, raw in enumerate(self.sequence(value, path)):
+            p = (*path, i)
+            d = self.mapping(raw, p, ("key", "name", "description"))
+            domains.append(
+                ArtefactDomain(
+                    key=self.key(d["key"], (*p, "key")),
+                    name=self.text(d["name"], (*p, "name")),
+                    description=self.text(d["description"], (*p, "description")),
+                )
             )
-            for i, raw in enumerate(items)
-            for p in [(*path, i)]
-        )
         self.unique(((d.key, (*path, i, "key")) for i, d in enumerate(domains)), "domain key")
-        self.exact_keys(
-            [d.key for d in domains], ARTEFACT_DOMAIN_KEYS, path, "artefact domains"
-        )
-        return domains
+        self.exact_keys([d.key for d in domains], ARTEFACT_DOMAIN_KEYS, path, "artefact domains")
+        return tuple(domains)
 
     def motivations(self, value: Any, path: PathKey) -> Motivations:
         data = self.mapping(value, path, ("families", "unassigned_examples", "note"))
         examples_seen: list[tuple[str, PathKey]] = []
 
         def examples(raw_list: Any, p: PathKey) -> tuple[MotivationExample, ...]:
-            result = []
-            for j, raw in enumerate(self.sequence(raw_list, p)):
-                e = self.mapping(raw, (*p, j), ("key", "name"))
-                example = MotivationExample(
-                    key=self.key(e["key"], (*p, j, "key")),
-                    name=self.text(e["name"], (*p, j, "name")),
-                )
-                examples_seen.append((example.key, (*p, j, "key")))
-                result.append(example)
-            return tuple(result)
+            pairs = self.key_names(raw_list, p, min_items=0)
+            examples_seen.extend((key, (*p, j, "key")) for j, (key, _) in enumerate(pairs))
+            return tuple(MotivationExample(key, name) for key, name in pairs)
 
         families = []
         for i, raw in enumerate(self.sequence(data["families"], (*path, "families"))):
@@ -520,7 +517,9 @@ class _Reader:
             "motivation family key",
         )
         self.exact_keys(
-            [f.key for f in families], MOTIVATION_FAMILY_KEYS, (*path, "families"),
+            [f.key for f in families],
+            MOTIVATION_FAMILY_KEYS,
+            (*path, "families"),
             "motivation families",
         )
         unassigned = examples(data["unassigned_examples"], (*path, "unassigned_examples"))
@@ -558,21 +557,18 @@ class _Reader:
     def governance_columns(self, value: Any) -> tuple[GovernanceColumn, ...]:
         path: PathKey = ("governance",)
         data = self.mapping(value, path, ("columns", "boxes"))
-        columns = []
-        for i, raw in enumerate(self.sequence(data["columns"], (*path, "columns"))):
-            p = (*path, "columns", i)
-            c = self.mapping(raw, p, ("key", "name"))
-            columns.append(
-                GovernanceColumn(
-                    key=self.key(c["key"], (*p, "key")), name=self.text(c["name"], (*p, "name"))
-                )
-            )
+        columns = [
+            GovernanceColumn(key, name)
+            for key, name in self.key_names(data["columns"], (*path, "columns"))
+        ]
         self.unique(
             ((c.key, (*path, "columns", i, "key")) for i, c in enumerate(columns)),
             "governance column key",
         )
         self.exact_keys(
-            [c.key for c in columns], GOVERNANCE_COLUMN_KEYS, (*path, "columns"),
+            [c.key for c in columns],
+            GOVERNANCE_COLUMN_KEYS,
+            (*path, "columns"),
             "governance columns",
         )
         return tuple(columns)

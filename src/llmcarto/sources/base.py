@@ -1,0 +1,62 @@
+"""The uniform envelope every source yields, and the contract a reader fulfils.
+
+Like perceval's backends: one module per source, each a `Reader` that says which files
+it understands (`detect`) and turns one file into `Record`s (a row for a table, with
+its provenance) and `Skip`s (a bad record: where it was and why). A reader never
+raises on a bad record and never drops one silently; it raises `InputError` only when
+the file as a whole cannot be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row for `table`. `source_url` is where a person can check it; `loc` is where
+    in the file it came from (``line 12``, ``commit 5 (line 340)``, ``row 7``)."""
+
+    table: str
+    row: Mapping[str, Any]
+    source_url: str | None
+    loc: str
+    snapshot_date: str | None = None  # YYYY-MM-DD the data describes; None → the file's
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A record that could not be read: the file, where in it, and why."""
+
+    file: str
+    loc: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What a reader knows about the file beyond its bytes."""
+
+    path: Path
+    name: str  # path relative to the import root, with '/' (e.g. git/allenai__OLMo/commits.log)
+    snapshot_date: str | None = None  # when the bundle was taken, if known
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Reader(Protocol):
+    """One source kind (`kind`), its tables and how to read its files."""
+
+    kind: str
+    description: str
+    #: table name -> column definitions (DuckDB SQL, without provenance columns)
+    tables: Mapping[str, str]
+
+    def detect(self, name: str, head: bytes) -> bool:
+        """True when a file named `name` (relative path) whose first bytes are `head` is ours."""
+        ...
+
+    def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
+        ...
