@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: atlas test build lint clean snapshot help
+.PHONY: atlas test build lint clean snapshot readme-numbers help
 
 help:
 	@echo "make atlas   build the bundled real snapshot and serve the atlas on http://$(HOST):$(PORT)"
@@ -31,7 +31,7 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 build: $(VENV)/.runtime
 	$(BIN)/llmcarto build
 
-atlas: $(VENV)/.runtime
+atlas: build
 	$(BIN)/llmcarto atlas --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.test
@@ -43,6 +43,10 @@ test: lint
 # Rebuild the committed snapshot from ../shared/data (maintainers only).
 snapshot: $(VENV)/.runtime
 	$(BIN)/python scripts/build_snapshot.py
+
+# Regenerate the README's numbers block from a store built from the snapshot.
+readme-numbers: $(VENV)/.runtime
+	$(BIN)/python scripts/readme_numbers.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -87,6 +87,96 @@ def cases_command(
     console.print(table)
 
 
+def _print_report(report, verb: str) -> None:
+    loaded = report.by_status("loaded")
+    unchanged = report.by_status("unchanged")
+    console.print(f"{verb}: {len(loaded)} files loaded, {len(unchanged)} unchanged, "
+                  f"{report.records:,} records, {report.skipped:,} skipped, "
+                  f"{report.reported:,} kept with a reported problem")
+    for skip in report.skips[:20]:
+        word = "kept, but" if skip.kept else "skipped"
+        err_console.print(f"  {word} {skip.file}:{skip.loc}: {skip.reason}", highlight=False,
+                          soft_wrap=True, markup=False)
+    if len(report.skips) > 20:
+        err_console.print(f"  … and {len(report.skips) - 20} more (llmcarto status lists all)")
+    for failed in (*report.by_status("unknown"), *report.by_status("failed")):
+        err_console.print(f"  [yellow]not read[/]: {failed.message}", highlight=False,
+                          soft_wrap=True)
+    if report.readable == 0:
+        raise typer.Exit(1)
+
+
+@app.command("build")
+def build_command(ctx: typer.Context) -> None:
+    """Load the bundled real snapshot and the case registry into the store (idempotent)."""
+    from llmcarto.store.build import build
+
+    cfg = settings(ctx)
+    with console.status("building the store from the bundled snapshot") as spinner:
+        report = build(cfg.db_path, cfg.case_files,
+                       progress=lambda name: spinner.update(f"reading {name}"))
+    _print_report(report, f"build {cfg.db_path}")
+
+
+@app.command("import")
+def import_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of the bundle's kinds.")],
+) -> None:
+    """Load files of the offline-bundle kinds (detected by content) into the store."""
+    from llmcarto.store import Store
+
+    cfg = settings(ctx)
+    with Store(cfg.db_path) as store, console.status("importing") as spinner:
+        report = store.import_paths(paths, "import",
+                                    progress=lambda name: spinner.update(f"reading {name}"))
+    _print_report(report, f"import into {cfg.db_path}")
+
+
+@app.command("status")
+def status_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown",
+                                           help="Print the README's numbers block.")] = False,
+) -> None:
+    """Counts per table, per source and per case, and every skipped item with its reason."""
+    from llmcarto.store import open_published
+    from llmcarto.store.status import status, status_markdown
+
+    con = open_published(settings(ctx).db_path)
+    try:
+        data = status(con)
+    finally:
+        con.close()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+        return
+    if markdown:
+        typer.echo(status_markdown(data), nl=False)
+        return
+    table = Table(title="sources")
+    for col in ("source", "files", "records", "skipped", "snapshot dates"):
+        table.add_column(col)
+    for s in data["sources"]:
+        dates = " … ".join(d for d in s["snapshot_dates"] if d) or "unknown"
+        table.add_row(s["kind"], f"{s['files']:,}", f"{s['records']:,}", f"{s['skipped']:,}",
+                      dates)
+    console.print(table)
+    tables = Table(title="tables")
+    tables.add_column("table")
+    tables.add_column("rows", justify="right")
+    for t in data["tables"]:
+        tables.add_row(t["table"], f"{t['rows']:,}")
+    console.print(tables)
+    console.print(f"records skipped: {data['skipped_total']:,}; kept with a reported problem: "
+                  f"{data['reported_kept_total']:,}")
+    for item in data["skipped"]:
+        word = "kept" if item["kept"] else "skipped"
+        console.print(f"  {word} {item['file']}:{item['loc']}: {item['reason']}",
+                      highlight=False, soft_wrap=True, markup=False)
+
+
 @app.command("atlas")
 def atlas_command(
     ctx: typer.Context,

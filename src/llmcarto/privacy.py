@@ -20,3 +20,14 @@ def hub_handle_pseudonym(name: str) -> str:
         return name
     digest = hashlib.sha256((HUB_SALT + name.strip().lower()).encode("utf-8")).hexdigest()
     return "hf-" + digest[:10]
+
+
+_COAUTHOR = re.compile(r"(?im)^(\s*Co-authored-by:[ \t]*)([^<\n]*?)([ \t]*<[^>\n]*>)")
+
+
+def pseudonymise_coauthor_names(message: str) -> str:
+    """Replace the display name in every `Co-authored-by: Name <mail>` trailer, keep the mail
+    (e-mails in the bundle are already pseudonyms)."""
+    return _COAUTHOR.sub(
+        lambda m: m.group(1) + (hub_handle_pseudonym(m.group(2)) if m.group(2).strip() else "")
+        + m.group(3), message)

@@ -29,11 +29,15 @@ class Record:
 
 @dataclass(frozen=True)
 class Skip:
-    """A record that could not be read: the file, where in it, and why."""
+    """A record that could not be read whole: the file, where in it, and why.
+
+    `kept=True` marks a problem reported on a record that was still kept in a degraded
+    form (e.g. a card whose front matter only parses raw): reported, not lost."""
 
     file: str
     loc: str
     reason: str
+    kept: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Analyses: pure functions over the store's tables (SQL first, Python where SQL is awkward)."""
