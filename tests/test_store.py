@@ -14,7 +14,7 @@ import pytest
 
 from llmcarto.bundle import ARCHIVE, INPUTS, extracted_snapshot, snapshot_dir
 from llmcarto.errors import InputError
-from llmcarto.store import Store, open_published, published_path
+from llmcarto.store import Store, current_published, open_published, publish
 from llmcarto.store.build import build
 from llmcarto.store.schema import PROVENANCE_NAMES
 from llmcarto.store.status import status, status_markdown
@@ -119,11 +119,11 @@ def test_build_twice_changes_nothing(tmp_path: Path):
     db = tmp_path / "twice.duckdb"
     first = build(db)
     assert first.by_status("loaded")
-    before = _fingerprint(published_path(db))
+    before = _fingerprint(current_published(db))
     second = build(db)
     assert second.by_status("loaded") == [] and second.records == 0
     assert len(second.by_status("unchanged")) == len(first.by_status("loaded"))
-    assert _fingerprint(published_path(db)) == before
+    assert _fingerprint(current_published(db)) == before
 
 
 def _fingerprint(path: Path) -> dict[str, tuple]:
@@ -257,3 +257,24 @@ def test_readme_numbers_are_generated_from_the_store(published):
     match = re.search(r"<!-- status:begin -->\n(.*?)<!-- status:end -->", readme, re.S)
     assert match, "README lacks the generated numbers block"
     assert match.group(1) == block, "README numbers drifted: run `make readme-numbers`"
+
+
+def test_readers_use_the_published_copy_while_a_writer_holds_the_store(built_store, tmp_path):
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(built_store, db)
+    publish(db)
+    reader = open_published(db)
+    before = reader.execute("SELECT count(*) FROM git_commit").fetchone()[0]
+    with Store(db) as writer:  # the writer holds the working file …
+        writer.con.execute("DELETE FROM git_commit WHERE repo = 'huggingface/smollm'")
+        writer._dirty = True
+        # … and the published copy stays readable and unchanged until the write finishes
+        again = open_published(db)
+        assert again.execute("SELECT count(*) FROM git_commit").fetchone()[0] == before
+        again.close()
+    after = open_published(db)
+    assert after.execute("SELECT count(*) FROM git_commit").fetchone()[0] == before - 198
+    # the connection opened before the swap still reads the old copy
+    assert reader.execute("SELECT count(*) FROM git_commit").fetchone()[0] == before
+    after.close()
+    reader.close()

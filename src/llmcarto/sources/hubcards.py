@@ -231,9 +231,9 @@ def card_row(meta: CardMeta, *, id: str, yaml_raw: str | None, yaml_collapsed: b
 
 
 def card_skip(ctx: ReadContext, loc: str, meta: CardMeta) -> Skip:
-    """The report of a front matter that did not parse (its row is still kept, raw)."""
+    """The report of a front matter that did not parse; its row is still kept (`kept`)."""
     return Skip(ctx.name, loc, f"card front matter not parsed ({meta.error}); "
-                               f"kept raw with yaml_status={meta.status}")
+                               f"kept raw with yaml_status={meta.status}", kept=True)
 
 
 def _reject_constant(name: str) -> Any:

@@ -2,15 +2,18 @@
 read-only copy that the atlas serves.
 
 DuckDB allows one writing process and no reader beside it, so the atlas never opens the
-working file: every finished write copies it to `<db>.published` through a temporary
-file and an atomic rename. A reader that opened the old copy keeps reading it; the next
-request sees the new one.
+working file: every finished write copies it to a new versioned file in `<db>.published.d/`
+and atomically re-points the symlink `<db>.published` at it. A reader that opened the old
+copy keeps reading it; the next connection sees the new one. Versioned names matter:
+DuckDB caches open databases by path within a process, so reopening the same path would
+hand back the old copy.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -68,25 +71,44 @@ class Store:
         self.close(publish_copy=exc[0] is None)
 
 
+KEEP_VERSIONS = 2
+
+
 def published_path(db_path: Path) -> Path:
     return Path(str(db_path) + ".published")
 
 
 def publish(db_path: Path) -> Path:
-    """Copy the (closed, checkpointed) store to its published path atomically."""
-    target = published_path(db_path)
-    tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
+    """Copy the (closed, checkpointed) store to a new version and switch the link to it."""
+    link = published_path(db_path)
+    versions = Path(str(db_path) + ".published.d")
+    versions.mkdir(exist_ok=True)
+    version = versions / f"{time.time_ns()}.duckdb"
+    tmp = version.with_suffix(".tmp")
     shutil.copyfile(db_path, tmp)
-    os.replace(tmp, target)
-    return target
+    os.replace(tmp, version)
+    tmp_link = link.with_name(link.name + f".tmp-{os.getpid()}")
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    os.symlink(os.path.relpath(version, link.parent), tmp_link)
+    os.replace(tmp_link, link)
+    for old in sorted(versions.glob("*.duckdb"))[:-KEEP_VERSIONS]:
+        old.unlink(missing_ok=True)  # open readers keep their inode alive
+    return version
+
+
+def current_published(db_path: Path) -> Path:
+    """The versioned file the published link points at now."""
+    link = published_path(db_path)
+    if not link.exists():
+        raise StoreError(f"{link}: no published store yet; run `llmcarto build` first")
+    return Path(os.path.realpath(link))
 
 
 def open_published(db_path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published copy (what the atlas and reports read)."""
-    target = published_path(db_path)
-    if not target.exists():
-        raise StoreError(f"{target}: no published store yet; run `llmcarto build` first")
-    return duckdb.connect(str(target), read_only=True)
+    return duckdb.connect(str(current_published(db_path)), read_only=True)
 
 
-__all__ = ["ImportReport", "InputFile", "Store", "open_published", "publish", "published_path"]
+__all__ = ["ImportReport", "InputFile", "Store", "current_published", "open_published", "publish",
+           "published_path"]
