@@ -99,3 +99,32 @@ def test_atlas_serves_on_loopback(tmp_path: Path):
         proc.terminate()
         out = proc.communicate(timeout=10)[0]
     assert f"http://127.0.0.1:{port}" in out
+
+
+def test_import_reports_bad_records_and_status_lists_them(tmp_path: Path):
+    from llmcarto.bundle import extracted_snapshot
+
+    with extracted_snapshot() as snap:
+        data = snap / "git" / "huggingface__smollm" / "pulls.log"
+        lines = data.read_text(encoding="utf-8").splitlines(keepends=True)
+    broken = tmp_path / "git" / "huggingface__smollm" / "pulls.log"
+    broken.parent.mkdir(parents=True)
+    broken.write_text("".join(lines[:3]) + "17\tnot-a-sha\n" + "".join(lines[3:]),
+                      encoding="utf-8")
+    db = tmp_path / "s.duckdb"
+    proc = run("--db", str(db), "import", str(broken))
+    assert f"{len(lines):,} records, 1 skipped" in proc.stdout.replace("\n", " ")
+    assert "line 4" in proc.stderr
+    status = json.loads(run("--db", str(db), "status", "--json").stdout)
+    (skip,) = status["skipped"]
+    assert skip["file"] == "git/huggingface__smollm/pulls.log" and "line 4" in skip["loc"]
+    assert {t["table"]: t["rows"] for t in status["tables"]}["git_pull"] == len(lines)
+
+
+def test_import_of_an_unknown_kind_fails_naming_the_kinds(tmp_path: Path):
+    odd = tmp_path / "notes.json"
+    odd.write_text('{"hello": 1}\n', encoding="utf-8")
+    proc = run("--db", str(tmp_path / "s.duckdb"), "import", str(odd), check=False)
+    assert proc.returncode == 1
+    assert str(odd) in proc.stderr and "accepted kinds" in proc.stderr
+    assert "git-commits" in proc.stderr
