@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from llmcarto.errors import InputError
+
 
 @dataclass(frozen=True)
 class Record:
@@ -64,3 +66,14 @@ class Reader(Protocol):
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
         ...
+
+
+def read_text(ctx: ReadContext) -> str:
+    """The file as text; a file that is not UTF-8 is unreadable as a whole."""
+    try:
+        return ctx.path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{ctx.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") \
+            from exc
+    except OSError as exc:
+        raise InputError(f"{ctx.name}: cannot read ({exc})") from exc

@@ -25,8 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from llmcarto.errors import InputError
-from llmcarto.sources.base import ReadContext, Record, Skip
+from llmcarto.sources.base import ReadContext, Record, Skip, read_text
 
 CONFIG_NAME = "european-llm-hf-download-leaderboard.json"
 HUB = "https://huggingface.co/"
@@ -131,16 +130,6 @@ class _Lines:
         line = self(pos)
         column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
         return f"line {line} column {column}"
-
-
-def _read_text(ctx: ReadContext) -> str:
-    try:
-        return ctx.path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{ctx.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") \
-            from exc
-    except OSError as exc:
-        raise InputError(f"{ctx.name}: cannot read ({exc})") from exc
 
 
 def _broken_skip(ctx: ReadContext, lines: _Lines, exc: _Broken, read: str) -> Skip:
@@ -267,7 +256,7 @@ class SnapshotReader:
                 and ('"downloads_30d"' in text or _has(text, "manifest_content_hash")))
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        text = _read_text(ctx)
+        text = read_text(ctx)
         lines = _Lines(text)
         meta: dict[str, Any] = {}
         repos: list[tuple[str, Mapping[str, Any], str]] = []
@@ -369,7 +358,7 @@ class TimeseriesReader:
                 and not _has(text, "repos"))
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        _read_text(ctx)  # not UTF-8 → InputError for the whole file
+        read_text(ctx)  # not UTF-8 → InputError for the whole file
         parsed: list[tuple[int, int, dict[str, Any]]] = []
         skips: list[Skip] = []
         with ctx.path.open(encoding="utf-8") as fh:
@@ -449,7 +438,7 @@ class ConfigReader:
                 and _has(text, "regex") and _has(text, "official_org"))
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        text = _read_text(ctx)
+        text = read_text(ctx)
         lines = _Lines(text)
         meta: dict[str, Any] = {}
         rows: list[tuple[str, Mapping[str, Any], str]] = []
@@ -518,7 +507,7 @@ class ManifestReader:
                 and not _has(text, "snapshot_date"))
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        text = _read_text(ctx)
+        text = read_text(ctx)
         lines = _Lines(text)
         meta: dict[str, Any] = {}
         members: list[tuple[str, str, Any, str]] = []  # (section, key, value, loc)

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from llmcarto.errors import InputError
-from llmcarto.sources.base import ReadContext, Record, Skip
+from llmcarto.sources.base import ReadContext, Record, Skip, read_text
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
@@ -32,17 +32,6 @@ CONSTRUCT_ERRORS = (yaml.YAMLError, ValueError, TypeError, OverflowError, Recurs
 
 
 # ---------------------------------------------------------------- shared YAML helpers
-
-
-def read_text(ctx: ReadContext) -> str:
-    """The file as text; a file that is not UTF-8 is unreadable as a whole."""
-    try:
-        return ctx.path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{ctx.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") \
-            from exc
-    except OSError as exc:
-        raise InputError(f"{ctx.name}: cannot read ({exc})") from exc
 
 
 def compose_yaml(text: str) -> yaml.Node | None:

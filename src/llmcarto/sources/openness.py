@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from llmcarto.errors import InputError
-from llmcarto.sources.base import ReadContext, Record, Skip
+from llmcarto.sources.base import ReadContext, Record, Skip, read_text
 from llmcarto.sources.ecosystem import (
     CONSTRUCT_ERRORS,
     compose_yaml,
@@ -33,7 +33,6 @@ from llmcarto.sources.ecosystem import (
     iso_date,
     jsonable,
     node_line,
-    read_text,
     yaml_problem,
 )
 
