@@ -278,3 +278,14 @@ def test_readers_use_the_published_copy_while_a_writer_holds_the_store(built_sto
     assert reader.execute("SELECT count(*) FROM git_commit").fetchone()[0] == before
     after.close()
     reader.close()
+
+
+def test_no_person_name_is_left_in_clear_in_git_trailers(published):
+    """Persons (their e-mail is a 12-hex pseudonym) appear only as dev-… pseudonyms."""
+    rows = published.execute("SELECT trailers FROM git_commit WHERE trailers IS NOT NULL "
+                             "AND json_array_length(trailers) > 0").fetchall()
+    people = [t for (raw,) in rows for t in json.loads(raw)
+              if re.fullmatch(r"[0-9a-f]{12}@.+", t.get("email") or "")]
+    assert len(people) > 100
+    assert all(re.fullmatch(r"dev-[0-9a-f]{10}", t["name"] or "") for t in people), \
+        [t["email"] for t in people if not (t["name"] or "").startswith("dev-")][:3]

@@ -25,12 +25,13 @@ from typing import Any
 
 import yaml
 
-from llmcarto.privacy import hub_handle_pseudonym, pseudonymise_coauthor_names
+from llmcarto.privacy import hub_handle_pseudonym, pseudonymise_trailers
 
 ARCHIVE = "bundle.tar.xz"
 INPUTS = "inputs.json"
 CARD_BODY_LICENCES = frozenset({"apache-2.0", "mit", "bsd-2-clause", "bsd-3-clause",
                                 "cc-by-4.0", "cc-by-sa-4.0", "cc0-1.0", "odc-by"})
+BUNDLE_SALT = "open-llm-collab/shared-data/v1"  # public; see the bundle README §6
 HF_COMMITS = "hf-commits/fixed3_repository_evolution_commits_0_5014.csv"
 # Not data: the registry ships once, as framework/cases.yaml; READMEs are rewritten in
 # snapshot/README.md with the attribution they carry.
@@ -92,7 +93,24 @@ def transform_file(rel: str, raw: bytes) -> tuple[bytes, str]:
             "card bodies filtered"
     if rel == HF_COMMITS:
         return _pseudonymise_hf_commits(raw), "hub handles pseudonymised"
+    if rel.startswith("git/") and rel.endswith("/commits.log"):
+        fixed = _GIT_TRAILER_PERSON.sub(_dev_pseudonym, raw.decode("utf-8"))
+        if fixed.encode("utf-8") != raw:
+            return fixed.encode("utf-8"), "trailer names the bundle left in clear pseudonymised"
     return raw, "copied"
+
+
+# A person's trailer (their e-mail is already a 12-hex pseudonym) whose name the bundle
+# left in clear because the line lacks its closing '>'; tools keep their names.
+_GIT_TRAILER_PERSON = re.compile(
+    r"(?m)^(    [A-Za-z][A-Za-z0-9-]*-[Bb][Yy]:[ \t]*)(?!dev-[0-9a-f]{10}\b)([^<\s][^<\n]*?)"
+    r"([ \t]*<[0-9a-f]{12}@[^>\n]*>?[ \t]*)$")
+
+
+def _dev_pseudonym(match: re.Match[str]) -> str:
+    """The bundle's own rule for person names (its README §6), so pseudonyms stay stable."""
+    digest = hashlib.sha256((BUNDLE_SALT + match.group(2).strip().lower()).encode("utf-8"))
+    return match.group(1) + "dev-" + digest.hexdigest()[:10] + match.group(3)
 
 
 def licences_allow_body(licences: list[str]) -> bool:
@@ -158,7 +176,7 @@ def _pseudonymise_hf_commits(raw: bytes) -> bytes:
             row = list(row)
             if row[author].strip():
                 row[author] = hub_handle_pseudonym(row[author])
-            row[message] = pseudonymise_coauthor_names(row[message])
+            row[message] = pseudonymise_trailers(row[message])[0]
         writer.writerow(row)
     return out.getvalue().encode("utf-8")
 

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from llmcarto.errors import InputError
-from llmcarto.privacy import hub_handle_pseudonym
+from llmcarto.privacy import hub_handle_pseudonym, pseudonymise_trailers
 from llmcarto.sources.base import ReadContext, Record, Skip
 
 HUB = "https://huggingface.co/"
@@ -40,8 +40,6 @@ _COMMIT_COLUMNS = ("repo_url", "commit_hash", "model_file_path", "serialization_
                    "message", "author", "date")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 _REPO_ID = re.compile(r"^[^/\s]+/[^/\s]+$")
-_TRAILER = re.compile(r"^([ \t]*)([A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*-[Bb][Yy]:[ \t]*)"
-                      r"([^\r\n]*?)([ \t]*<[^<>\r\n]*>?)?([ \t\r]*)$", re.M)
 _BOT = re.compile(r"\[bot\]|bot\b|^(?:system|autonlp admin)$", re.I)
 _PR_URL = re.compile(r"^https?://huggingface\.co/(?:(datasets|spaces)/)?([^/\s#?]+/[^/\s#?]+)"
                      r"/discussions/(\d{1,9})(?:#([0-9a-fA-F]{24}))?/?$")
@@ -54,23 +52,13 @@ def is_bot_name(name: str) -> bool:
     return bool(_BOT.search(name.strip()))
 
 
-def pseudonymise_trailers(message: str) -> tuple[str, list[dict[str, Any]]]:
-    """`message` with the name in every `<Word>-by:` trailer replaced by its pseudonym,
-    and the Co-authored-by entries as [{name, email, is_bot}] (e-mail as in the data)."""
-    coauthors: list[dict[str, Any]] = []
-
-    def swap(match: re.Match[str]) -> str:
-        indent, key, name, email, tail = match.groups()
-        name = name.strip()
-        if not name:
-            return match.group(0)
-        address = email.strip()[1:].rstrip(">").strip() if email else None
-        if key.lower().startswith("co-authored-by"):
-            coauthors.append({"name": hub_handle_pseudonym(name), "email": address or None,
-                              "is_bot": is_bot_name(name)})
-        return f"{indent}{key}{hub_handle_pseudonym(name)}{email or ''}{tail}"
-
-    return _TRAILER.sub(swap, message), coauthors
+def pseudonymise_message(message: str) -> tuple[str, list[dict[str, Any]]]:
+    """`message` with every trailer name pseudonymised, and the Co-authored-by entries as
+    [{name, email, is_bot}] (e-mail as in the data)."""
+    text, trailers = pseudonymise_trailers(message)
+    coauthors = [{"name": t.pseudonym, "email": t.email, "is_bot": is_bot_name(t.raw_name)}
+                 for t in trailers if t.key.lower() == "co-authored-by"]
+    return text, coauthors
 
 
 def _utc(text: str) -> str | None:
@@ -169,7 +157,7 @@ class HubCommitsReader:
             if date is None:
                 yield Skip(ctx.name, loc, f"date {raw['date']!r} is not a timestamp")
                 continue
-            message, coauthors = pseudonymise_trailers(raw["message"])
+            message, coauthors = pseudonymise_message(raw["message"])
             author = raw["author"].strip()
             row = {
                 "repo_id": repo, "commit_hash": sha,
