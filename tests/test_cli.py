@@ -76,9 +76,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_atlas_serves_on_loopback(tmp_path: Path):
+def test_atlas_serves_on_loopback(built_store: Path):
     port = _free_port()
-    proc = subprocess.Popen([*LLMCARTO, "--db", str(tmp_path / "s.duckdb"), "atlas",
+    proc = subprocess.Popen([*LLMCARTO, "--db", str(built_store), "atlas",
                              "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -93,7 +93,7 @@ def test_atlas_serves_on_loopback(tmp_path: Path):
                 if time.time() > deadline or proc.poll() is not None:
                     raise
                 time.sleep(0.2)
-        assert "llmcarto" in body
+        assert "llmcarto" in body and "Allen Institute for AI" in body
         assert "script-src 'self'" in csp and "default-src 'none'" in csp
     finally:
         proc.terminate()

@@ -289,3 +289,33 @@ def test_no_person_name_is_left_in_clear_in_git_trailers(published):
     assert len(people) > 100
     assert all(re.fullmatch(r"dev-[0-9a-f]{10}", t["name"] or "") for t in people), \
         [t["email"] for t in people if not (t["name"] or "").startswith("dev-")][:3]
+
+
+def test_a_user_case_file_replaces_a_case_whole_and_can_be_removed(tmp_path: Path):
+    from tests.test_cases import USER_CASE
+
+    user = tmp_path / "meta.yaml"
+    user.write_text(USER_CASE.replace("swiss-ai:", "meta:", 1), encoding="utf-8")
+    db = tmp_path / "user.duckdb"
+    build(db, [user])
+    con = open_published(db)
+    try:
+        rows = con.execute("SELECT name, file FROM case_info WHERE case_key = 'meta'").fetchall()
+        assert rows == [("Swiss AI Initiative", "cases/user/01-meta.yaml")]
+        repos = con.execute(
+            "SELECT repo FROM case_repository WHERE case_key = 'meta'").fetchall()
+        assert repos == [("swiss-ai/Megatron-LM",)]
+        # the stage analysis sees only the winning case: meta's git history is unattributed
+        assert con.execute("SELECT count(*) FROM stage_trace WHERE case_key = 'meta' "
+                           "AND item_kind = 'commit'").fetchone()[0] == 0
+    finally:
+        con.close()
+    build(db)  # without the user file, the packaged case comes back
+    con = open_published(db)
+    try:
+        assert con.execute("SELECT name FROM case_info WHERE case_key = 'meta'").fetchall() \
+            == [("Meta (Llama team)",)]
+        assert con.execute("SELECT count(*) FROM stage_trace WHERE case_key = 'meta' "
+                           "AND item_kind = 'commit'").fetchone()[0] > 2000
+    finally:
+        con.close()

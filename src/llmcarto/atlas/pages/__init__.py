@@ -1,0 +1,1 @@
+"""One module per page: each turns query results into the context its template draws."""

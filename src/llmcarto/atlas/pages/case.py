@@ -1,0 +1,91 @@
+"""`/case/{key}`: one case — organisation, study placement, release lines, repositories,
+partners, its traces by stage and every Hub repo the store holds for it.
+
+Lists that can grow (traces, Hub repos) are cut: traces show the newest few per stage with
+a link to the full evidence view; Hub repos are paged here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmcarto.atlas import queries
+from llmcarto.atlas.links import case_url, evidence_url
+from llmcarto.atlas.pages.index import stage_cells
+from llmcarto.atlas.published import Reader
+from llmcarto.framework.study import load_study
+
+TRACES_PER_STAGE = 5
+HUB_REPOS_PER_PAGE = 10
+ORGANISATION_FACTS = (("name", "Name"), ("type", "Type"), ("country", "Country"),
+                      ("region", "Region"))
+
+
+def organisation_facts(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sourced facts of the case's organisation, in display order."""
+    facts = case.get("facts") or {}
+    out = []
+    for key, label in ORGANISATION_FACTS:
+        fact = facts.get(key) or {}
+        out.append({"label": label, "value": fact.get("value"), "source": fact.get("source"),
+                    "note": fact.get("note")})
+    return out
+
+
+def trace_sections(db: Reader, key: str) -> list[dict[str, Any]]:
+    """Per stage (grid stages, then inherited and unknown): counts, newest items, more link."""
+    study = load_study()
+    cells = stage_cells(db, key)[key]
+    sections = []
+    for stage in queries.ALL_STAGES:
+        cell = cells[stage]
+        flt = queries.EvidenceFilter(case=key, stage=stage)
+        items = queries.evidence_items(db, flt, TRACES_PER_STAGE, 0) if cell["total"] else []
+        name = study.stage(stage).name if stage in queries.GRID_STAGES else stage.capitalize()
+        sections.append({"stage": stage, "name": name, **cell, "items": items,
+                         "all_href": evidence_url(case=key, stage=stage)})
+    return sections
+
+
+def hub_repos(db: Reader, key: str, page: int) -> dict[str, Any]:
+    """One page of the case's Hub repos, each with its tree rows and stored card copies."""
+    ids = queries.hub_repo_ids(db, key)
+    pages = max(1, -(-len(ids) // HUB_REPOS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    shown = ids[(page - 1) * HUB_REPOS_PER_PAGE: page * HUB_REPOS_PER_PAGE]
+    models = queries.hub_models(db, shown)
+    cards = queries.model_cards(db, shown)
+    repos = [{"id": repo_id, "models": models.get(repo_id, []), "cards": cards.get(repo_id, [])}
+             for repo_id in shown]
+
+    def href(n: int) -> str | None:
+        if not 1 <= n <= pages or n == page:
+            return None
+        return f"{case_url(key)}?hub_page={n}#hub-repos"
+
+    return {"repos": repos, "total": len(ids), "page": page, "pages": pages,
+            "first": (page - 1) * HUB_REPOS_PER_PAGE + 1 if ids else 0,
+            "last": (page - 1) * HUB_REPOS_PER_PAGE + len(shown),
+            "prev": href(page - 1), "next": href(page + 1), "orgs": queries.hub_orgs(db, key)}
+
+
+def context(db: Reader, key: str, hub_page: int = 1) -> dict[str, Any] | None:
+    """The case page's context, or None when the store holds no case `key`."""
+    case = queries.case(db, key)
+    if case is None:
+        return None
+    study = load_study()
+    return {
+        "study": study,
+        "case": case,
+        "facts": organisation_facts(case),
+        "release_lines": queries.release_lines(db, key),
+        "repositories": queries.repositories(db, key),
+        "partners": queries.partners(db, key),
+        "domains": queries.domains(db, key),
+        "sections": trace_sections(db, key),
+        "rules": [{**r, "href": evidence_url(case=key, stage=r["stage"], rule=r["rule"])}
+                  for r in queries.rules(db, key)],
+        "hub": hub_repos(db, key, hub_page),
+        "analysed": queries.stages_available(db),
+    }

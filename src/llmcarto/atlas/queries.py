@@ -1,0 +1,257 @@
+"""The SQL the atlas runs, in one place, so a number on a page and the evidence behind it
+are counted by the same predicate.
+
+Every function takes a `Reader` (a cursor on the published copy) and tolerates missing
+tables: a store built before an analysis existed shows "no data", not an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from llmcarto.atlas.published import Reader
+from llmcarto.framework.study import STAGE_KEYS
+
+GRID_STAGES: tuple[str, ...] = STAGE_KEYS  # the study's stages, in order
+OUTSIDE_STAGES = ("inherited", "unknown")
+ALL_STAGES = GRID_STAGES + OUTSIDE_STAGES
+# Display order and words for stage_trace.item_kind (singular, plural).
+ITEM_KINDS: dict[str, tuple[str, str]] = {
+    "commit": ("commit", "commits"),
+    "pull-request": ("pull request", "pull requests"),
+    "hub-model": ("Hub model", "Hub models"),
+    "card": ("card", "cards"),
+    "hub-commit": ("Hub commit", "Hub commits"),
+    "download-series": ("download series", "download series"),
+    "discussion": ("discussion", "discussions"),
+    "derivative": ("derivative", "derivatives"),
+}
+USER_CASES_PREFIX = "cases/user/"  # how `build` names user case files (store/build.py)
+EVIDENCE_FILTERS = ("case", "stage", "kind", "rule")
+_FILTER_COLUMNS = {"case": "case_key", "stage": "stage", "kind": "item_kind", "rule": "rule"}
+
+
+def kind_words(kind: str, count: int) -> str:
+    singular, plural = ITEM_KINDS.get(kind, (kind, kind))
+    return singular if count == 1 else plural
+
+
+def kind_order(kind: str) -> tuple[int, str]:
+    keys = list(ITEM_KINDS)
+    return (keys.index(kind) if kind in keys else len(keys), kind)
+
+
+# ----------------------------------------------------------------------------- cases
+
+
+def cases(db: Reader) -> list[dict[str, Any]]:
+    """Every case (the study's and user cases), ordered by organisation name.
+
+    A user case file that reuses a key replaces that case whole, so when the store holds
+    a key from several registry files only the winning file's row is kept: a user file
+    over the packaged registry, the most recently loaded user file over older ones."""
+    if not db.has("case_info"):
+        return []
+    loaded = "NULL"
+    join = ""
+    if db.has("import_file"):
+        loaded, join = "f.loaded_at", "LEFT JOIN import_file f ON f.file = c.file"
+    rows = db.rows(f"""SELECT c.case_key, c.name, c.org_type, c.country, c.region,
+                              c.study_box, c.study_column, c.study_box_source,
+                              c.study_model_family, c.origin, c.facts, c.source_url, c.file,
+                              c.loc, c.snapshot_date
+                       FROM case_info c {join}
+                       QUALIFY row_number() OVER (
+                           PARTITION BY c.case_key
+                           ORDER BY starts_with(coalesce(c.origin, ''), ?) DESC,
+                                    {loaded} DESC NULLS LAST, c.file DESC) = 1
+                       ORDER BY lower(c.name), c.case_key""", [USER_CASES_PREFIX])
+    for row in rows:
+        row["facts"] = _json(row["facts"]) or {}
+        row["user_case"] = (row["origin"] or "").startswith(USER_CASES_PREFIX)
+    return rows
+
+
+def case(db: Reader, key: str) -> dict[str, Any] | None:
+    return next((c for c in cases(db) if c["case_key"] == key), None)
+
+
+def _registry_rows(db: Reader, table: str, key: str, order: str) -> list[dict[str, Any]]:
+    """Rows of a case_* table for `key`, from the registry file that won for that case."""
+    found = case(db, key)
+    if not db.has(table) or found is None:
+        return []
+    return db.rows(f"""SELECT * FROM "{table}" WHERE case_key = ? AND file IS NOT DISTINCT FROM ?
+                       ORDER BY {order}""", [key, found["file"]])
+
+
+def release_lines(db: Reader, key: str) -> list[dict[str, Any]]:
+    return _registry_rows(db, "case_release_line", key, "first_release NULLS LAST, name")
+
+
+def repositories(db: Reader, key: str) -> list[dict[str, Any]]:
+    return _registry_rows(db, "case_repository", key, "repo")
+
+
+def partners(db: Reader, key: str) -> list[dict[str, Any]]:
+    return _registry_rows(db, "case_partner", key, "lower(name)")
+
+
+def domains(db: Reader, key: str) -> list[dict[str, Any]]:
+    return _registry_rows(db, "case_domain", key, "class, organisation, domain")
+
+
+def hub_orgs(db: Reader, key: str) -> list[str]:
+    """The union of the case's release lines' Hub organisations (lower-cased)."""
+    orgs = {org.lower() for line in release_lines(db, key) for org in (line["hub_orgs"] or [])}
+    return sorted(orgs)
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def stages_available(db: Reader) -> bool:
+    return db.has("stage_trace")
+
+
+def stage_counts(db: Reader, key: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
+    """case → stage → item kind → number of traces (the grid's numbers)."""
+    out: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    if not db.has("stage_trace"):
+        return out
+    where, params = ("WHERE case_key = ?", [key]) if key else ("", [])
+    for row in db.rows(f"""SELECT case_key, stage, item_kind, count(*) AS n FROM stage_trace
+                           {where} GROUP BY ALL""", params):
+        out[row["case_key"]][row["stage"]][row["item_kind"]] = row["n"]
+    return out
+
+
+def stage_gaps(db: Reader, key: str | None = None) -> dict[tuple[str, str], str]:
+    """(case, stage) → why the cell is empty."""
+    if not db.has("stage_gap"):
+        return {}
+    where, params = ("WHERE case_key = ?", [key]) if key else ("", [])
+    gaps: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for row in db.rows(f"SELECT case_key, stage, reason FROM stage_gap {where}", params):
+        if row["reason"]:
+            gaps[(row["case_key"], row["stage"])].append(row["reason"])
+    return {k: "; ".join(dict.fromkeys(v)) for k, v in gaps.items()}
+
+
+@dataclass(frozen=True)
+class EvidenceFilter:
+    case: str | None = None
+    stage: str | None = None
+    kind: str | None = None
+    rule: str | None = None
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(name, getattr(self, name)) for name in EVIDENCE_FILTERS if getattr(self, name)]
+
+    def where(self) -> tuple[str, list[str]]:
+        clauses = [f"{_FILTER_COLUMNS[name]} = ?" for name, _ in self.items()]
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), [v for _, v in
+                                                                        self.items()]
+
+
+def evidence_count(db: Reader, flt: EvidenceFilter) -> int:
+    if not db.has("stage_trace"):
+        return 0
+    where, params = flt.where()
+    return int(db.value(f"SELECT count(*) FROM stage_trace {where}", params) or 0)
+
+
+def evidence_items(db: Reader, flt: EvidenceFilter, limit: int, offset: int
+                   ) -> list[dict[str, Any]]:
+    """One page of traces, newest first, in a total order so pages never overlap."""
+    if not db.has("stage_trace"):
+        return []
+    where, params = flt.where()
+    return db.rows(f"""SELECT case_key, stage, activity, domain, rule, item_kind, item_table,
+                              item_key, label, date, source_url, snapshot_date, file, loc
+                       FROM stage_trace {where}
+                       ORDER BY date DESC NULLS LAST, item_kind, item_key, file, loc, rowid
+                       LIMIT ? OFFSET ?""", [*params, limit, offset])
+
+
+def rules(db: Reader, key: str) -> list[dict[str, Any]]:
+    """How many traces of the case each attribution rule decided."""
+    if not db.has("stage_trace"):
+        return []
+    return db.rows("""SELECT rule, stage, count(*) AS n FROM stage_trace WHERE case_key = ?
+                      GROUP BY ALL ORDER BY n DESC, rule""", [key])
+
+
+# ----------------------------------------------------------------------------- Hub repos
+
+
+def hub_repo_ids(db: Reader, key: str) -> list[str]:
+    """Ids of Hub repos the store holds for the case: owner in its Hub orgs, or a card
+    registered for it (case-insensitive owners)."""
+    orgs = hub_orgs(db, key)
+    parts, params = [], []
+    if db.has("hub_model") and orgs:
+        parts.append("SELECT id FROM hub_model WHERE list_contains(?, lower(split_part(id, "
+                     "'/', 1)))")
+        params.append(orgs)
+    if db.has("model_card"):
+        parts.append("SELECT id FROM model_card WHERE case_key = ? OR list_contains(?, "
+                     "lower(split_part(id, '/', 1)))")
+        params += [key, orgs]
+    if not parts:
+        return []
+    return [r["id"] for r in db.rows(
+        f"SELECT DISTINCT id FROM ({' UNION '.join(parts)}) WHERE id IS NOT NULL "
+        "ORDER BY lower(id)", params)]
+
+
+def hub_models(db: Reader, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    if not ids or not db.has("hub_model"):
+        return {}
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in db.rows("""SELECT id, tree, depth, author, created_at, last_modified, license,
+                                 gated, downloads, likes, library_name, pipeline_tag,
+                                 source_url, snapshot_date, file, loc
+                          FROM hub_model WHERE list_contains(?, id)
+                          ORDER BY id, tree, depth""", [ids]):
+        out[row["id"]].append(row)
+    return out
+
+
+def model_cards(db: Reader, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    if not ids or not db.has("model_card"):
+        return {}
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in db.rows("""SELECT id, repo_type, case_key, role, url, source_host, revision,
+                                 yaml_raw, yaml_collapsed, yaml_status, yaml_error, license,
+                                 base_model, base_model_relation, datasets, languages, body,
+                                 notes, origin, source_url, snapshot_date, file, loc
+                          FROM model_card WHERE list_contains(?, id)
+                          ORDER BY id, file, loc""", [ids]):
+        out[row["id"]].append(row)
+    return out
+
+
+# ----------------------------------------------------------------------------- snapshot
+
+
+def snapshot_summary(db: Reader) -> dict[str, Any]:
+    """Which snapshot(s) the store holds and when the data were taken."""
+    if not db.has("import_file"):
+        return {"ids": [], "first": None, "last": None, "files": 0}
+    row = db.rows("""SELECT list(DISTINCT snapshot_id ORDER BY snapshot_id) AS ids,
+                            min(snapshot_date) AS first, max(snapshot_date) AS last,
+                            count(*) AS files FROM import_file""")[0]
+    return row
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
