@@ -92,7 +92,7 @@ def discover(paths: Iterable[Path]) -> list[InputFile]:
                 found.append(InputFile(child, rel, manifest.get(rel, {})))
         else:
             root = _data_root(path)
-            rel = path.relative_to(root).as_posix() if root else path.name
+            rel = path.resolve().relative_to(root).as_posix() if root else path.name
             manifest = _manifest_entries(root) if root else {}
             found.append(InputFile(path, rel, manifest.get(rel, {}), explicit=True))
     return found
