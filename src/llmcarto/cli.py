@@ -26,6 +26,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+export_app = typer.Typer(help="Export tables for Gephi, notebooks and spreadsheets.",
+                         no_args_is_help=True)
+app.add_typer(export_app, name="export")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -213,6 +216,18 @@ def case_summary(case) -> dict:
             for r in case.repositories],
         "origin": case.origin,
     }
+
+
+def _register_command_modules() -> None:
+    from importlib import import_module
+
+    from llmcarto.commands import COMMAND_MODULES
+
+    for name in COMMAND_MODULES:
+        import_module(f"llmcarto.commands.{name}").register(app, export_app)
+
+
+_register_command_modules()
 
 
 def main() -> None:
