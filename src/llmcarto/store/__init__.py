@@ -51,10 +51,10 @@ class Store:
         return report
 
     def refresh_derived(self) -> None:
-        """Recompute the derived tables (stage attribution) from what the store now holds."""
-        from llmcarto.analysis.stages import write_stage_tables
+        """Recompute the derived tables (`llmcarto.analysis.DERIVED`) from the store."""
+        from llmcarto.analysis import refresh_derived
 
-        write_stage_tables(self.con)
+        refresh_derived(self.con)
 
     def close(self, publish_copy: bool = True) -> None:
         if publish_copy and self._dirty:
