@@ -319,3 +319,15 @@ def test_a_user_case_file_replaces_a_case_whole_and_can_be_removed(tmp_path: Pat
                            "AND item_kind = 'commit'").fetchone()[0] > 2000
     finally:
         con.close()
+
+
+def test_the_public_api_opens_the_published_copy(built_store):
+    import llmcarto
+
+    con = llmcarto.open(built_store)
+    try:
+        assert con.execute("SELECT count(*) FROM case_info").fetchone()[0] == 14
+        with pytest.raises(duckdb.Error):
+            con.execute("DELETE FROM case_info")
+    finally:
+        con.close()

@@ -12,4 +12,20 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+
+
+def open(db=None):  # noqa: A001 - the public entry point, like duckdb.connect / sqlite3.connect
+    """A read-only DuckDB connection to the published store (for notebooks and scripts).
+
+    `db` is the store path (default: `LLMCARTO_DB` or the user data dir, as for the CLI);
+    the connection reads the copy the last build published, never the working file.
+    """
+    from pathlib import Path
+
+    from llmcarto.settings import Settings
+    from llmcarto.store import open_published
+
+    return open_published(Settings.resolve(db=Path(db) if db else None).db_path)
+
+
+__all__ = ["__version__", "open"]
