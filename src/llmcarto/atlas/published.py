@@ -1,9 +1,8 @@
 """One read-only connection to the published store, reopened when a build swaps the file.
 
-`build` replaces `<db>.published` by an atomic rename, so the file's identity (inode,
-mtime, size) tells us when to reopen. DuckDB caches one database instance per path and
-process: a new `connect` while any old connection is open returns the *old* file's data.
-So the old connection is closed only after every request reading it has finished, and
+Every write re-points the link `<db>.published` at a new versioned file (store/__init__.py),
+so the identity of the file it resolves to (inode, mtime, size) tells us when to reopen.
+The old connection is closed only after every request reading it has finished, and
 requests arriving meanwhile wait for the swap instead of reading stale data.
 """
 
