@@ -48,11 +48,14 @@ def main_options(
     cases: Annotated[list[Path] | None, typer.Option(
         "--cases", help="YAML file of cases to add or override (repeatable; env LLMCARTO_CASES).",
         show_default=False)] = None,
+    organisations: Annotated[list[Path] | None, typer.Option(
+        "--organisations", help="YAML file of organisations' e-mail domains, each with a source "
+        "URL (repeatable; env LLMCARTO_ORGANISATIONS).", show_default=False)] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    ctx.obj = Settings.resolve(db=db, cases=cases)
+    ctx.obj = Settings.resolve(db=db, cases=cases, organisations=organisations).activate()
 
 
 def settings(ctx: typer.Context) -> Settings:
@@ -177,6 +180,25 @@ def status_command(
     for item in data["skipped"]:
         word = "kept" if item["kept"] else "skipped"
         console.print(f"  {word} {item['file']}:{item['loc']}: {item['reason']}",
+                      highlight=False, soft_wrap=True, markup=False)
+    if "crawl" in data:
+        _print_crawl(data["crawl"])
+
+
+def _print_crawl(crawl: dict) -> None:
+    """The live crawls and every failed item (`llmcarto collect hub --retry-failed`)."""
+    runs = Table(title="live crawls")
+    for col in ("run", "target", "status", "requests", "items gained", "rate-limit wait",
+                "items"):
+        runs.add_column(col)
+    for r in crawl["runs"]:
+        runs.add_row(r["run_id"], r["target"], r["status"], f"{r['requests'] or 0:,}",
+                     f"{r['items_gained'] or 0:,}", f"{r['rate_wait_s'] or 0:.1f} s",
+                     ", ".join(f"{k} {n:,}" for k, n in r["items"].items()))
+    console.print(runs)
+    console.print(f"crawl items failed: {len(crawl['failures']):,}")
+    for f in crawl["failures"]:
+        console.print(f"  failed {f['kind']} {f['key']} ({f['run_id']}): {f['reason']}",
                       highlight=False, soft_wrap=True, markup=False)
 
 

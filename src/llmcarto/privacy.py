@@ -56,3 +56,55 @@ def pseudonymise_trailers(message: str) -> tuple[str, list[Trailer]]:
         return f"{indent}{key}{pseudonym}{email or ''}{tail}"
 
     return _TRAILER.sub(swap, message), trailers
+
+
+# ------------------------------------------------------------------ live git identities
+#
+# Identities read from real clones (`llmcarto collect git`) are stored as collected (public
+# data) and shown and exported only as pseudonyms, by the bundle's own rule with a salt of
+# llmcarto's own: `dev-` + 10 hex of sha256(salt + lower(stripped name)) for names and
+# `<12 hex of sha256(salt + lower(e-mail))>@<lower(domain)>` for e-mails. Bots and tools
+# stay verbatim, as in the bundle, so they can be recognised and kept apart.
+
+GIT_SALT = "llmcarto/git-identities/v1"
+GIT_NAME_PSEUDONYM = re.compile(r"^dev-[0-9a-f]{10}$")
+
+# Non-person identities the bundle keeps verbatim (its README, §6), matched on the lower-cased
+# address; plus any name or address ending in `[bot]`.
+TOOL_EMAILS = frozenset({
+    "noreply@github.com", "github-actions@github.com", "action@github.com",
+    "support@github.com", "noreply@anthropic.com", "cursoragent@cursor.com",
+    "ghost@gitbook.com", "175728472+copilot@users.noreply.github.com",
+    "198982749+copilot@users.noreply.github.com", "codex@openai.com",
+    "openhands@all-hands.dev",
+    "41898282+github-actions[bot]@users.noreply.github.com",
+})
+TOOL_NAMES = frozenset({"github", "github-actions", "gitbook-bot", "copilot", "openhands",
+                        "openai codex"})
+_BOT_SUFFIX = re.compile(r"\[bot\]$|\[bot\]@", re.I)
+_CLAUDE = re.compile(r"^claude\b", re.I)
+
+
+def is_tool_identity(name: str | None, email: str | None) -> bool:
+    """True for bots and tools (GitHub web-flow, Actions, dependabot, AI co-authors …)."""
+    e = (email or "").strip().lower()
+    n = (name or "").strip()
+    if e in TOOL_EMAILS or _BOT_SUFFIX.search(e) or _BOT_SUFFIX.search(n):
+        return True
+    if e.startswith("git@github.com"):
+        return True
+    return n.lower() in TOOL_NAMES or bool(_CLAUDE.match(n) and e.endswith("@anthropic.com"))
+
+
+def git_name_pseudonym(name: str) -> str:
+    """`dev-` + 10 hex of sha256(GIT_SALT + lower(stripped name)) for a live git name."""
+    digest = hashlib.sha256((GIT_SALT + name.strip().lower()).encode("utf-8")).hexdigest()
+    return "dev-" + digest[:10]
+
+
+def git_email_pseudonym(email: str) -> str:
+    """`<12 hex>@<domain>` for a live git e-mail (the bundle's shape, llmcarto's salt)."""
+    address = email.strip().lower()
+    digest = hashlib.sha256((GIT_SALT + address).encode("utf-8")).hexdigest()[:12]
+    domain = address.rpartition("@")[2] if "@" in address else ""
+    return f"{digest}@{domain}"

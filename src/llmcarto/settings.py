@@ -15,6 +15,7 @@ from platformdirs import user_data_dir
 
 ENV_DB = "LLMCARTO_DB"
 ENV_CASES = "LLMCARTO_CASES"
+ENV_ORGANISATIONS = "LLMCARTO_ORGANISATIONS"
 
 
 def default_db_path() -> Path:
@@ -25,14 +26,36 @@ def default_db_path() -> Path:
 class Settings:
     db_path: Path
     case_files: tuple[Path, ...] = ()
+    organisation_files: tuple[Path, ...] = ()
 
     @classmethod
-    def resolve(cls, db: Path | None = None, cases: list[Path] | None = None) -> Settings:
-        """Flags win over the environment; LLMCARTO_CASES may list files separated by os.pathsep."""
+    def resolve(cls, db: Path | None = None, cases: list[Path] | None = None,
+                organisations: list[Path] | None = None) -> Settings:
+        """Flags win over the environment; LLMCARTO_CASES and LLMCARTO_ORGANISATIONS may list
+        files separated by os.pathsep."""
         db_path = db or (Path(os.environ[ENV_DB]) if os.environ.get(ENV_DB) else None)
-        if cases:
-            case_files = tuple(cases)
-        else:
-            env = os.environ.get(ENV_CASES, "")
-            case_files = tuple(Path(p) for p in env.split(os.pathsep) if p.strip())
-        return cls(db_path=(db_path or default_db_path()).expanduser(), case_files=case_files)
+        return cls(db_path=(db_path or default_db_path()).expanduser(),
+                   case_files=_files(cases, ENV_CASES),
+                   organisation_files=_files(organisations, ENV_ORGANISATIONS))
+
+    def activate(self) -> Settings:
+        """Make these the settings of this process: derived tables refreshed by any write
+        (e.g. the affiliation classes, which read `organisation_files`) see them."""
+        global _ACTIVE
+        _ACTIVE = self
+        return self
+
+
+_ACTIVE: Settings | None = None
+
+
+def current() -> Settings:
+    """The settings the CLI activated, else those of the environment."""
+    return _ACTIVE or Settings.resolve()
+
+
+def _files(flag: list[Path] | None, env_name: str) -> tuple[Path, ...]:
+    if flag:
+        return tuple(flag)
+    env = os.environ.get(env_name, "")
+    return tuple(Path(p) for p in env.split(os.pathsep) if p.strip())

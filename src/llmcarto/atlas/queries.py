@@ -235,6 +235,42 @@ def model_cards(db: Reader, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+# ----------------------------------------------------------------------------- lineage
+
+
+def lineage_available(db: Reader) -> bool:
+    return db.has("lineage_edge", "lineage_family")
+
+
+def lineage_families(db: Reader, key: str) -> list[dict[str, Any]]:
+    """The lineage families rooted at a model of the case's Hub organisations (largest
+    first), each with its measures (analysis/lineage.py `family_measures`)."""
+    if not db.has("lineage_family"):
+        return []
+    rows = db.rows("""SELECT root, case_keys, is_root, descendants, edges, depth, disagreements,
+                             measures, source_url
+                      FROM lineage_family WHERE list_contains(case_keys, ?)
+                      ORDER BY descendants DESC, lower(root)""", [key])
+    for row in rows:
+        row["measures"] = _json(row["measures"]) or {}
+    return rows
+
+
+def lineage_upstream(db: Reader, key: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Edges from a model outside the case's Hub organisations to one inside: the case's
+    models as derivatives of others' (its own families' inner edges are left out)."""
+    orgs = hub_orgs(db, key)
+    if not orgs or not db.has("lineage_edge"):
+        return []
+    return db.rows("""SELECT parent, child, relation, declared_relation, inferred_relation, rule,
+                             rule_evidence, sources, confidence, source_url, snapshot_date,
+                             file, loc
+                      FROM lineage_edge
+                      WHERE list_contains(?, lower(split_part(child, '/', 1)))
+                        AND NOT list_contains(?, lower(split_part(parent, '/', 1)))
+                      ORDER BY lower(child), lower(parent) LIMIT ?""", [orgs, orgs, limit])
+
+
 # ----------------------------------------------------------------------------- snapshot
 
 

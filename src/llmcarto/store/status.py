@@ -54,7 +54,35 @@ def status(con: duckdb.DuckDBPyConnection, skipped_limit: int | None = None) -> 
         "reported_kept_total": total_kept,
         "skipped": skipped,
         "snapshot_ids": snapshot_ids,
+        **({"crawl": crawl_status(con)} if has_table(con, "crawl_run") else {}),
     }
+
+
+def crawl_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Live crawls (`llmcarto collect hub`): each run with its counters and item statuses,
+    and every failed item with its reason (retried by `--retry-failed`)."""
+    runs = []
+    for row in con.execute(
+            "SELECT run_id, target, endpoint, status, started_at, finished_at, requests, "
+            "list_requests, retries, items_gained, rate_wait_s FROM crawl_run "
+            "ORDER BY started_at, run_id").fetchall():
+        run = dict(zip(("run_id", "target", "endpoint", "status", "started_at", "finished_at",
+                        "requests", "list_requests", "retries", "items_gained", "rate_wait_s"),
+                       row, strict=True))
+        run["started_at"] = str(run["started_at"]) if run["started_at"] else None
+        run["finished_at"] = str(run["finished_at"]) if run["finished_at"] else None
+        run["items"] = dict(con.execute(
+            "SELECT status, count(*) FROM crawl_item WHERE run_id = ? GROUP BY status "
+            "ORDER BY status", [run["run_id"]]).fetchall()) if has_table(con, "crawl_item") \
+            else {}
+        runs.append(run)
+    failures = []
+    if has_table(con, "crawl_item"):
+        failures = [dict(zip(("run_id", "kind", "key", "reason", "attempts"), r, strict=True))
+                    for r in con.execute(
+                        "SELECT run_id, kind, key, reason, attempts FROM crawl_item "
+                        "WHERE status = 'failed' ORDER BY run_id, kind, key").fetchall()]
+    return {"runs": runs, "failures": failures}
 
 
 def per_case(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

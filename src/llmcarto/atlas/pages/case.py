@@ -1,5 +1,6 @@
 """`/case/{key}`: one case — organisation, study placement, release lines, repositories,
-partners, its traces by stage and every Hub repo the store holds for it.
+partners, its traces by stage, its model families (lineage) and every Hub repo the store
+holds for it.
 
 Lists that can grow (traces, Hub repos) are cut: traces show the newest few per stage with
 a link to the full evidence view; Hub repos are paged here.
@@ -69,6 +70,59 @@ def hub_repos(db: Reader, key: str, page: int) -> dict[str, Any]:
             "prev": href(page - 1), "next": href(page + 1), "orgs": queries.hub_orgs(db, key)}
 
 
+LINEAGE_DETAILED = 5  # families drawn in full; the rest are one table row each
+LINEAGE_EXAMPLES = 3
+MIX_RELATIONS = ("adapter", "finetune", "quantized", "merge", "unknown")
+HUB = "https://huggingface.co/"
+
+
+def family_panel(family: dict[str, Any]) -> dict[str, Any]:
+    """One family's measures shaped for the page (every value still untrusted text)."""
+    m = family["measures"]
+    mix = m.get("relation_mix") or {}
+    years: dict[str, int] = {}
+    for row in m.get("created_by_month") or []:
+        years[row["month"][:4]] = years.get(row["month"][:4], 0) + row["n"]
+    langs = m.get("languages") or {}
+    dis = m.get("disagreements") or {}
+    return {
+        "root": family["root"], "root_url": HUB + family["root"],
+        "is_root": family["is_root"], "ancestors": m.get("ancestors") or [],
+        "descendants": family["descendants"], "edges": family["edges"],
+        "depth": family["depth"],
+        "depth_distribution": sorted((m.get("depth_distribution") or {}).items(),
+                                     key=lambda kv: int(kv[0])),
+        "mix": [{"relation": rel, "declared": (mix.get("declared") or {}).get(rel, 0),
+                 "inferred": (mix.get("inferred") or {}).get(rel, 0)}
+                for rel in MIX_RELATIONS],
+        "by_relation": m.get("descendants_by_relation") or {},
+        "disagreement_edges": dis.get("edges", 0),
+        "disagreements": [{**cls, "examples": [
+            {**ex, "child_url": HUB + ex["child"]} for ex in cls["examples"][:LINEAGE_EXAMPLES]]}
+            for cls in dis.get("classes") or []],
+        "leaves": {"leaves": 0, "non_leaves": 0, "unknown": 0, "share": None, "note": None,
+                   **(m.get("leaves") or {})},
+        "authors": {"distinct": 0, "top": [], **(m.get("authors") or {})},
+        "languages": {"base": None, "added": None, "with_languages": 0, "without": 0,
+                      "note": None, **langs},
+        "years": sorted(years.items()), "created_unknown": m.get("created_unknown", 0),
+        "spaces": m.get("spaces_using_root"),
+        "cycles": len(m.get("cycles") or []), "self_references": len(m.get("self_references")
+                                                                     or []),
+        "export": f"llmcarto export lineage --family {family['root']} --format csv",
+    }
+
+
+def lineage_panel(db: Reader, key: str) -> dict[str, Any]:
+    """The family panel: families rooted at the case's models, and its models' parents
+    outside the case."""
+    families = queries.lineage_families(db, key)
+    return {"available": queries.lineage_available(db),
+            "families": [family_panel(f) for f in families[:LINEAGE_DETAILED]],
+            "more": families[LINEAGE_DETAILED:],
+            "upstream": queries.lineage_upstream(db, key)}
+
+
 def context(db: Reader, key: str, hub_page: int = 1) -> dict[str, Any] | None:
     """The case page's context, or None when the store holds no case `key`."""
     case = queries.case(db, key)
@@ -87,5 +141,6 @@ def context(db: Reader, key: str, hub_page: int = 1) -> dict[str, Any] | None:
         "rules": [{**r, "href": evidence_url(case=key, stage=r["stage"], rule=r["rule"])}
                   for r in queries.rules(db, key)],
         "hub": hub_repos(db, key, hub_page),
+        "lineage": lineage_panel(db, key),
         "analysed": queries.stages_available(db),
     }
