@@ -420,3 +420,18 @@ cases:
       role: [pre-training code]
       source: https://github.com/swiss-ai/Megatron-LM
 """
+
+
+def test_family_panel_shows_licence_drift_with_honest_denominators(client, published):
+    from llmcarto.atlas.licence_panel import licence_panel
+
+    expected = licence_panel(published, "meta-llama/Llama-2-7b-chat-hf")
+    assert expected["summary"]["known_both"] > 0
+    text = client.get("/case/meta").text
+    assert "Licence and gating drift" in text
+    summary = expected["summary"]
+    assert (f"{summary['change_rate_text']} of {summary['known_both']:,} edges with both "
+            "licences known") in text
+    assert f"unknown share beside it: {summary['unknown_share_text']}" in text
+    for example in expected["incompatible"][:2]:
+        assert example["child"] in text and example["rule"] in text

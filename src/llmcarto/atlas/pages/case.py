@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmcarto.atlas import queries
+from llmcarto.atlas.licence_panel import licence_panel
 from llmcarto.atlas.links import case_url, evidence_url
 from llmcarto.atlas.pages.index import stage_cells
 from llmcarto.atlas.published import Reader
@@ -117,8 +118,12 @@ def lineage_panel(db: Reader, key: str) -> dict[str, Any]:
     """The family panel: families rooted at the case's models, and its models' parents
     outside the case."""
     families = queries.lineage_families(db, key)
+    detailed = [family_panel(f) for f in families[:LINEAGE_DETAILED]]
+    for panel in detailed:
+        panel["licences"] = licence_panel(db.cur, panel["root"]) if db.has("licence_drift") \
+            else None
     return {"available": queries.lineage_available(db),
-            "families": [family_panel(f) for f in families[:LINEAGE_DETAILED]],
+            "families": detailed,
             "more": families[LINEAGE_DETAILED:],
             "upstream": queries.lineage_upstream(db, key)}
 
