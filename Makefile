@@ -35,7 +35,7 @@ atlas: build
 	$(BIN)/llmcarto atlas --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
 
 test: lint
 	$(BIN)/python -m pytest

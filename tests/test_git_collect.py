@@ -102,7 +102,7 @@ def _collect(db: Path, path: Path, **kwargs):
 
     with Store(db) as store:
         report = collect_git(store.con, path, **kwargs)
-        store._dirty = True
+        store.mark_changed()
     return report
 
 
@@ -336,3 +336,21 @@ def test_collect_git_cli(repo: Repo, registry_db: Path, tmp_path: Path):
     bad = runner.invoke(app, ["--db", str(registry_db), "export", "commits", "--repo",
                               "someone/demo", "--format", "parquet"])
     assert bad.exit_code != 0
+
+
+def test_a_live_commit_wins_over_the_bundles_copy(repo: Repo, registry_db: Path):
+    """Collecting a clone of a bundled repository must not count its commits twice."""
+    from llmcarto.store import Store
+
+    _collect(registry_db, repo.path, repo="someone/demo", case="allenai")
+    with Store(registry_db) as store:
+        store.con.execute("""INSERT INTO git_commit SELECT * REPLACE ('git-commits' AS source,
+            'git/someone__demo/commits.log' AS file, 'line 1' AS loc,
+            'dev-0000000000' AS author_name) FROM git_commit""")
+        store.mark_changed()
+    assert _rows(registry_db, "SELECT count(*) FROM git_commit") == [(10,)]
+    traces = _rows(registry_db, "SELECT count(*), count(DISTINCT item_key) FROM stage_trace "
+                                "WHERE item_kind = 'commit'")
+    assert traces == [(5, 5)]
+    assert _rows(registry_db, "SELECT count(*) FROM git_commit_person") == [(5,)]
+    assert not _rows(registry_db, "SELECT * FROM git_person WHERE person = 'dev-0000000000'")

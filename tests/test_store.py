@@ -267,7 +267,7 @@ def test_readers_use_the_published_copy_while_a_writer_holds_the_store(built_sto
     before = reader.execute("SELECT count(*) FROM git_commit").fetchone()[0]
     with Store(db) as writer:  # the writer holds the working file …
         writer.con.execute("DELETE FROM git_commit WHERE repo = 'huggingface/smollm'")
-        writer._dirty = True
+        writer.mark_changed()
         # … and the published copy stays readable and unchanged until the write finishes
         again = open_published(db)
         assert again.execute("SELECT count(*) FROM git_commit").fetchone()[0] == before

@@ -84,7 +84,7 @@ def collect_git_command(
     load_organisation_files(cfg.organisation_files)  # a bad file fails before any write
     with Store(cfg.db_path) as store, console.status(f"reading {path}"):
         report = collect_git(store.con, path, repo=repo, case=case, branch=branch)
-        store._dirty = True  # collected rows: refresh derived tables and publish on close
+        store.mark_changed()  # collected rows: refresh derived tables and publish on close
     what = ("history rewritten since the last run: collected again whole; "
             if report.rewritten else "")
     console.print(f"collect git {report.repo} ({report.branch} @ {report.head[:12]}): {what}"

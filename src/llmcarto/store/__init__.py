@@ -50,6 +50,10 @@ class Store:
         self._dirty = self._dirty or any(f.status == "loaded" for f in report.files)
         return report
 
+    def mark_changed(self) -> None:
+        """Rows were written outside `import_*` (collectors): refresh and publish on close."""
+        self._dirty = True
+
     def refresh_derived(self) -> None:
         """Recompute the derived tables (`llmcarto.analysis.DERIVED`) from the store."""
         from llmcarto.analysis import refresh_derived
