@@ -15,6 +15,7 @@ DERIVED: tuple[str, ...] = (
     "llmcarto.analysis.persons:write_person_tables",
     "llmcarto.analysis.affiliation:write_affiliation_tables",
     "llmcarto.analysis.stages:write_stage_tables",
+    "llmcarto.analysis.measures:write_measure_tables",
     "llmcarto.analysis.lineage:write_lineage_tables",
     "llmcarto.analysis.licence_drift:write_licence_tables",
 )

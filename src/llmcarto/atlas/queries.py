@@ -291,3 +291,84 @@ def _json(value: Any) -> Any:
         except ValueError:
             return None
     return value
+
+
+# ------------------------------------------------------------- collaboration measures
+
+COLLAB_OVERVIEW = ("commits", "contributors", "returning_contributors", "external_share",
+                   "organisational_diversity", "elephant_factor", "contributor_absence_factor",
+                   "outside_pr_merge_rate", "lifespan_months", "activity_decay")
+
+
+def collab_available(db: Reader) -> bool:
+    return db.has("collab_measure")
+
+
+def collab_measures(db: Reader, key: str) -> list[dict[str, Any]]:
+    """The case's overall measures (all repositories, period `all`) per stage and platform."""
+    if not db.has("collab_measure"):
+        return []
+    return db.rows("SELECT stage, platform, measure, value, n, unknown_share, status, reason, "
+                   "evidence FROM collab_measure WHERE case_key = ? AND repo = '*' "
+                   "AND period = 'all' ORDER BY platform, stage, measure", [key])
+
+
+def collab_monthly(db: Reader, key: str) -> list[dict[str, Any]]:
+    """Per calendar month: commits, contributors, new and returning contributors (git)."""
+    if not db.has("collab_measure"):
+        return []
+    return db.rows("""
+        SELECT period AS month,
+               max(value) FILTER (WHERE measure = 'commits') AS commits,
+               max(value) FILTER (WHERE measure = 'contributors') AS contributors,
+               max(value) FILTER (WHERE measure = 'new_contributors') AS new,
+               max(value) FILTER (WHERE measure = 'returning_contributors') AS returning
+        FROM collab_measure WHERE case_key = ? AND repo = '*' AND stage = '*'
+          AND platform = 'git' AND period <> 'all'
+        GROUP BY period ORDER BY period""", [key])
+
+
+def collab_repo_lifespans(db: Reader, key: str) -> list[dict[str, Any]]:
+    if not db.has("collab_measure"):
+        return []
+    return db.rows("""
+        SELECT repo, max(value) FILTER (WHERE measure = 'lifespan_months') AS months,
+               max(value) FILTER (WHERE measure = 'commits') AS commits,
+               max(value) FILTER (WHERE measure = 'activity_decay') AS decay,
+               max(reason) FILTER (WHERE measure = 'activity_decay') AS decay_reason
+        FROM collab_measure WHERE case_key = ? AND repo <> '*' AND stage = '*'
+          AND platform = 'git' AND period = 'all' GROUP BY repo ORDER BY repo""", [key])
+
+
+def top_organisations(db: Reader, key: str, limit: int = 10) -> list[dict[str, Any]]:
+    """Registered organisations by own commits to the case's repositories (bots, inherited
+    history and unknown authors left out)."""
+    if not db.has("commit_affiliation"):
+        return []
+    return db.rows("""
+        SELECT author_org AS org, author_class AS class, count(*) AS commits,
+               count(DISTINCT person) AS contributors, count(DISTINCT repo) AS repos
+        FROM commit_affiliation WHERE case_key = ? AND NOT inherited
+          AND author_class IN ('internal', 'partner', 'external') AND author_org IS NOT NULL
+        GROUP BY ALL ORDER BY commits DESC, org LIMIT ?""", [key, limit])
+
+
+def collab_grid(db: Reader) -> dict[tuple[str, str], dict[str, Any]]:
+    """(case, stage) → the git external share row (value, n, unknown_share, status, reason)."""
+    if not db.has("collab_measure"):
+        return {}
+    return {(r["case_key"], r["stage"]): r for r in db.rows(
+        "SELECT case_key, stage, value, n, unknown_share, status, reason, evidence "
+        "FROM collab_measure WHERE repo = '*' AND platform = 'git' AND period = 'all' "
+        "AND measure = 'external_share'")}
+
+
+def organisations_by_year(db: Reader, key: str) -> dict[str, int]:
+    """year → distinct registered organisations with an own commit that year."""
+    if not db.has("commit_affiliation"):
+        return {}
+    return {str(r["year"]): r["orgs"] for r in db.rows("""
+        SELECT year(date AT TIME ZONE 'UTC') AS year, count(DISTINCT author_org) AS orgs
+        FROM commit_affiliation WHERE case_key = ? AND NOT inherited AND date IS NOT NULL
+          AND author_class IN ('internal', 'partner', 'external') AND author_org IS NOT NULL
+        GROUP BY 1 ORDER BY 1""", [key])}

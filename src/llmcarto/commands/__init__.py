@@ -5,4 +5,4 @@ to the `llmcarto export …` group; `cli.py` calls them in `COMMAND_MODULES` ord
 stay thin: they parse flags and call analysis or store functions.
 """
 
-COMMAND_MODULES: tuple[str, ...] = ("lineage", "hub", "licences", "git")
+COMMAND_MODULES: tuple[str, ...] = ("lineage", "hub", "licences", "git", "measures", "bench")

@@ -148,4 +148,74 @@ def context(db: Reader, key: str, hub_page: int = 1) -> dict[str, Any] | None:
         "hub": hub_repos(db, key, hub_page),
         "lineage": lineage_panel(db, key),
         "analysed": queries.stages_available(db),
+        "collab": collab_panel(db, key),
     }
+
+
+# ------------------------------------------------------------- collaboration measures
+
+COLLAB_STAGES = ("*", *queries.GRID_STAGES, "unknown")
+SHARE_MEASURES = ("external_share", "organisational_diversity", "outside_pr_merge_rate",
+                  "activity_decay", "bot_share")
+MEASURE_NAMES = {
+    "commits": "Commits (own)", "contributors": "Contributors",
+    "returning_contributors": "Returning contributors (active in ≥ 2 months)",
+    "external_share": "External share", "organisational_diversity":
+    "Organisational diversity (Gini–Simpson)", "elephant_factor": "Elephant factor (known orgs)",
+    "contributor_absence_factor": "Contributor absence factor",
+    "outside_pr_merge_rate": "Outside-PR merge rate", "lifespan_months": "Lifespan (months)",
+    "activity_decay": "Activity decay", "repos": "Repositories", "bot_commits": "Bot commits",
+    "person_commits": "Commits by people", "bot_share": "Bot share",
+}
+
+
+def measure_text(measure: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if measure in SHARE_MEASURES:
+        return f"{100 * value:.1f} %"
+    return f"{value:,.0f}"
+
+
+def collab_panel(db: Reader, key: str) -> dict[str, Any]:
+    """Measures per stage (git) and on the Hub, the monthly series by year, top organisations
+    and repository lifespans; a null cell carries its reason."""
+    rows = queries.collab_measures(db, key)
+    cells: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rows:
+        cells[(r["platform"], r["measure"], r["stage"])] = {
+            **r, "text": measure_text(r["measure"], r["value"]),
+            "unknown_text": None if r["unknown_share"] is None
+            else f"{100 * r['unknown_share']:.1f} %"}
+    stages = [s for s in COLLAB_STAGES if any(k[2] == s for k in cells if k[0] == "git")]
+    git = [{"measure": m, "name": MEASURE_NAMES.get(m, m),
+            "cells": [cells.get(("git", m, s)) for s in stages]}
+           for m in queries.COLLAB_OVERVIEW if any(("git", m, s) in cells for s in stages)]
+    hub = [{"measure": m, "name": MEASURE_NAMES.get(m, m), "cell": c}
+           for (p, m, _s), c in sorted(cells.items()) if p == "hub"]
+    monthly = [{k: v if k == "month" or v is None else int(v) for k, v in row.items()}
+               for row in queries.collab_monthly(db, key)]
+    orgs_year = queries.organisations_by_year(db, key)
+    years: dict[str, dict[str, Any]] = {}
+    for row in monthly:
+        y = years.setdefault(row["month"][:4], {"year": row["month"][:4], "commits": 0,
+                                                "new": 0, "months": 0, "peak": 0})
+        y["commits"] += int(row["commits"] or 0)
+        y["new"] += int(row["new"] or 0)
+        y["months"] += 1
+        y["peak"] = max(y["peak"], int(row["contributors"] or 0))
+    for y in years.values():
+        y["orgs"] = orgs_year.get(y["year"], 0)
+    names = {"*": "All stages", "unknown": "Unknown stage"}
+    study = load_study()
+    return {"available": queries.collab_available(db),
+            "stages": [{"key": s, "name": names.get(s) or study.stage(s).name,
+                        "href": evidence_url(case=key, stage=None if s == "*" else s,
+                                             kind="commit")} for s in stages],
+            "git": git, "hub": hub, "years": sorted(years.values(), key=lambda y: y["year"]),
+            "monthly": monthly, "top_orgs": queries.top_organisations(db, key),
+            "lifespans": [{**r, "months": None if r["months"] is None else int(r["months"]),
+                           "commits": None if r["commits"] is None else int(r["commits"]),
+                           "decay_text": measure_text("activity_decay", r["decay"])}
+                          for r in queries.collab_repo_lifespans(db, key)],
+            "export": f"llmcarto export measures --case {key} --format csv"}

@@ -57,4 +57,15 @@ def context(db: Reader) -> dict[str, Any]:
         "cells": stage_cells(db),
         "analysed": queries.stages_available(db),
         "snapshot": queries.snapshot_summary(db),
+        "collab": {k: share_note(v) for k, v in queries.collab_grid(db).items()},
     }
+
+
+def share_note(row: dict[str, Any]) -> str:
+    """The grid's measure line: the external share of own commits with n and unknown share
+    (analysis.measures), or why it is missing."""
+    unknown = ("" if row["unknown_share"] is None
+               else f", unknown {100 * row['unknown_share']:.0f} %")
+    if row["value"] is None:
+        return f"external share: {row['status']} (n = {row['n']}{unknown})"
+    return f"external share {100 * row['value']:.0f} % (n = {row['n']:,}{unknown})"

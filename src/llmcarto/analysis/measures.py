@@ -1,0 +1,389 @@
+"""Collaboration measures per case, repository, lifecycle stage and platform (design.md §5).
+
+The measures are pure functions over plain values (each docstring cites its definition);
+`collab_rows` feeds them the store's derived tables (`commit_affiliation`, `stage_trace`,
+`git_pull`, `hf_commit`) and `write_measure_tables` keeps the result as the derived table
+`collab_measure`, one row per (case, repo, stage, platform, period, measure):
+
+- repo `*` is the whole case, stage `*` all stages; period `all` or a calendar month
+  `YYYY-MM` (author date, UTC; monthly rows only for commits and contributors);
+- platform `git` (the cases' repositories, own commits: inherited upstream history is left
+  out) or `hub` (Hugging Face model-repo commits of the case's owners, bundled data);
+- a ratio or factor over fewer than `MIN_N` observations is **null** with status
+  `insufficient data` and its n; counts are always given;
+- `evidence` is the atlas evidence link of the items behind the number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+
+from llmcarto.analysis.stages import COMMITS_SQL, case_index, has_table
+
+MIN_N = 10
+# The safetensors conversion bot appears only in Co-authored-by trailers, under this
+# pseudonymised address (shared data README, "hf-commits" privacy notes).
+CONVERT_BOT_EMAIL = "b364c2a21654@users.noreply.huggingface.co"
+SHORT_LIVED_MONTHS = 2
+DECAY_WINDOW_MONTHS = 6
+COLLAB_MEASURE_COLUMNS = (
+    "case_key VARCHAR, repo VARCHAR, stage VARCHAR, platform VARCHAR, period VARCHAR, "
+    "measure VARCHAR, value DOUBLE, n INTEGER, unknown_share DOUBLE, status VARCHAR, "
+    "reason VARCHAR, evidence VARCHAR")
+KNOWN = ("internal", "partner", "external")
+ALL = "*"
+
+
+# ------------------------------------------------------------------- pure measures
+
+
+def month_of(value: datetime | date) -> str:
+    """The calendar month `YYYY-MM` of an author date (already UTC in the store)."""
+    return f"{value.year:04d}-{value.month:02d}"
+
+
+def _month_index(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:7]) - 1
+
+
+def half_share_count(counts: Iterable[int]) -> int:
+    """The smallest number of the largest counts that together reach 50 % of the total."""
+    values = sorted((c for c in counts if c > 0), reverse=True)
+    total, running = sum(values), 0
+    for i, c in enumerate(values, 1):
+        running += c
+        if 2 * running >= total:
+            return i
+    return 0
+
+
+def contributor_absence_factor(commits_by_person: Mapping[str, int]) -> int:
+    """CHAOSS "Contributor Absence Factor" (formerly bus factor): the smallest number of
+    contributors whose commits make up 50 % of all commits."""
+    return half_share_count(commits_by_person.values())
+
+
+def elephant_factor(commits_by_org: Mapping[str, int]) -> int:
+    """CHAOSS "Elephant Factor": the smallest number of organisations whose contributors
+    made 50 % of the commits — here over commits with a known organisation only (design.md
+    §5: the unknown share is shown beside it, never folded in)."""
+    return half_share_count(commits_by_org.values())
+
+
+def organisational_diversity(commits_by_org: Mapping[str, int]) -> float | None:
+    """CHAOSS "Organizational Diversity", as the Gini–Simpson index of commits over known
+    organisations: 1 − Σ pᵢ² (0 = one organisation, → 1 = many equal ones); the
+    probability that two commits drawn at random come from different organisations."""
+    total = sum(commits_by_org.values())
+    if not total:
+        return None
+    return 1.0 - sum((c / total) ** 2 for c in commits_by_org.values())
+
+
+def external_share(class_counts: Mapping[str, int]) -> tuple[float | None, float | None]:
+    """design.md §4: external / (internal + partner + external), and beside it the unknown
+    share unknown / (internal + partner + external + unknown); bots are left out."""
+    known = sum(class_counts.get(c, 0) for c in KNOWN)
+    unknown = class_counts.get("unknown", 0)
+    ext = class_counts.get("external", 0) / known if known else None
+    return ext, (unknown / (known + unknown) if known + unknown else None)
+
+
+def new_and_returning(person_months: Iterable[tuple[str, str]]
+                      ) -> dict[str, tuple[int, int]]:
+    """CHAOSS "New Contributors" / returning contributors by calendar month (design.md §5):
+    in month m a contributor is new when m is their first month with a commit, returning
+    when they authored a commit in an earlier month. → {month: (new, returning)}."""
+    first: dict[str, str] = {}
+    active: dict[str, set[str]] = defaultdict(set)
+    for person, month in person_months:
+        active[month].add(person)
+        if person not in first or month < first[person]:
+            first[person] = month
+    return {m: (sum(first[p] == m for p in ps), sum(first[p] < m for p in ps))
+            for m, ps in sorted(active.items())}
+
+
+def lifespan_months(months: Iterable[str]) -> int | None:
+    """The study's "projects that live one or two months", measured as calendar months
+    from the first to the last own commit, both included (a repository whose commits all
+    fall in one month lives 1 month). Short-lived: ≤ `SHORT_LIVED_MONTHS`."""
+    ms = sorted(set(months))
+    return _month_index(ms[-1]) - _month_index(ms[0]) + 1 if ms else None
+
+
+def activity_decay(commits_by_month: Mapping[str, int], snapshot_month: str,
+                   window: int = DECAY_WINDOW_MONTHS) -> float | None:
+    """Activity decay (our definition): 1 − recent / peak, where recent is the number of
+    commits in the `window` calendar months ending at the snapshot month and peak the most
+    commits in any `window` consecutive months. 0 = as active as ever, 1 = stopped. The
+    reference month is the last month the data covers (the newest own commit in the store),
+    not the build date, so an old snapshot does not read as decay."""
+    if not commits_by_month:
+        return None
+    idx = {_month_index(m): c for m, c in commits_by_month.items()}
+    end = _month_index(snapshot_month)
+    lo = min(idx)
+    peak = max(sum(idx.get(s + k, 0) for k in range(window)) for s in range(lo, max(idx) + 1))
+    recent = sum(idx.get(end - k, 0) for k in range(window))
+    return 1.0 - min(recent, peak) / peak if peak else None
+
+
+def merge_rate(prs: Iterable[tuple[str, bool]], classes: Sequence[str] = ("partner", "external")
+               ) -> tuple[float | None, int]:
+    """Outside-PR merge rate (the study's openness to outside work): merged / all over pull
+    requests whose head author is in `classes` (external or partner); merged = the head is
+    an ancestor of the default branch or a commit subject references the PR (`(#n)`)."""
+    chosen = [merged for cls, merged in prs if cls in classes]
+    return (sum(chosen) / len(chosen) if chosen else None), len(chosen)
+
+
+# -------------------------------------------------------------------- reading the store
+
+
+@dataclass
+class Group:
+    """The observations of one (case, repo, stage, platform) cell."""
+
+    commits: int = 0
+    persons: Counter = None  # type: ignore[assignment]
+    orgs: Counter = None  # type: ignore[assignment]
+    classes: Counter = None  # type: ignore[assignment]
+    months: Counter = None  # type: ignore[assignment]
+    person_months: set = None  # type: ignore[assignment]
+    prs: list = None  # type: ignore[assignment]
+    bots: int = 0
+    repos: set = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.persons, self.orgs, self.classes, self.months = Counter(), Counter(), Counter(), \
+            Counter()
+        self.person_months, self.prs, self.repos = set(), [], set()
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()
+
+
+def _evidence(case: str, stage: str, kind: str) -> str:
+    from llmcarto.atlas.links import evidence_url
+
+    return evidence_url(case=case, stage=None if stage == ALL else stage, kind=kind)
+
+
+def _row(case: str, repo: str, stage: str, platform: str, period: str, measure: str,
+         value: float | None, n: int, unknown: float | None, evidence: str,
+         reason: str | None = None, ratio: bool = True) -> dict[str, Any]:
+    status = "ok"
+    if value is None and reason is None:
+        status, reason = "insufficient data", f"no observations (n={n})"
+    elif ratio and n < MIN_N:
+        status, value, reason = "insufficient data", None, \
+            f"n={n} observations, fewer than {MIN_N}"
+    elif value is None:
+        status = "not available"
+    return {"case_key": case, "repo": repo, "stage": stage, "platform": platform,
+            "period": period, "measure": measure, "value": value, "n": n,
+            "unknown_share": unknown, "status": status, "reason": reason,
+            "evidence": evidence}
+
+
+def git_groups(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple, Group], str | None]:
+    """Own commits and PR heads of every case, in cells (case, repo|*, stage|*)."""
+    groups: dict[tuple, Group] = defaultdict(Group)
+    snapshot = None
+    if not (has_table(con, "commit_affiliation") and has_table(con, "stage_trace")):
+        return groups, snapshot
+    for case, repo, person, day, cls, org, stage, snap in _rows(con, """
+            SELECT a.case_key, a.repo, a.person, a.date, a.author_class, a.author_org,
+                   coalesce(t.stage, 'unknown'), a.date
+            FROM commit_affiliation a
+            LEFT JOIN stage_trace t ON t.item_kind = 'commit' AND t.case_key = a.case_key
+                                   AND t.item_key = a.repo || '@' || a.sha
+            WHERE NOT a.inherited"""):
+        if snap is not None and (snapshot is None or snap > snapshot):
+            snapshot = snap
+        month = month_of(day) if day is not None else None
+        for key in {(case, r, s) for r in (repo, ALL) for s in (stage, ALL)}:
+            g = groups[key]
+            g.commits += 1
+            g.repos.add(repo)
+            if month:
+                g.months[month] += 1
+            if cls == "bot":
+                g.bots += 1
+                continue
+            g.classes[cls] += 1
+            if person:
+                g.persons[person] += 1
+                if month:
+                    g.person_months.add((person, month))
+            if cls in KNOWN and org:
+                g.orgs[org] += 1
+    if has_table(con, "git_pull"):
+        from llmcarto.analysis.affiliation import domain_index
+
+        index, cases = domain_index(con), case_index(con)
+        referenced = {(r.lower(), n) for r, n in _rows(
+            con, f"SELECT repo, unnest(pr_numbers) FROM ({COMMITS_SQL})")}
+        stages = dict(_rows(con, "SELECT case_key || ' ' || item_key, stage FROM stage_trace "
+                                 "WHERE item_kind = 'pull-request'"))
+        for repo, number, domain, merged in _rows(con, """
+                SELECT DISTINCT ON (lower(repo), number) repo, number, author_domain,
+                       merged_by_ancestry FROM git_pull
+                ORDER BY lower(repo), number, (source = 'git-clone') DESC, file"""):
+            done = bool(merged) or (repo.lower(), number) in referenced
+            for case, _roles, _fp, _sync in cases.repos.get(repo.lower(), ()):
+                cls = index.classify(domain, case).cls
+                stage = stages.get(f"{case} {repo}#{number}", "unknown")
+                for key in {(case, r, s) for r in (repo, ALL) for s in (stage, ALL)}:
+                    groups[key].prs.append((cls, done))
+    return groups, (month_of(snapshot) if snapshot else None)
+
+
+def git_measure_rows(groups: Mapping[tuple, Group], snapshot_month: str | None
+                     ) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for (case, repo, stage), g in sorted(groups.items()):
+        ev = _evidence(case, stage, "commit")
+        known = sum(g.classes[c] for c in KNOWN)
+        people = sum(g.classes.values())
+        ext, unknown = external_share(g.classes)
+        org_n = sum(g.orgs.values())
+
+        def add(measure: str, value: float | None, n: int, unk: float | None = unknown,
+                reason: str | None = None, ratio: bool = True, evidence: str = ev,
+                period: str = "all", cell: tuple = (case, repo, stage)) -> None:
+            out.append(_row(*cell, "git", period, measure, value, n, unk,
+                            evidence, reason, ratio))
+
+        add("commits", g.commits, g.commits, ratio=False,
+            reason=f"{g.bots} by bots; inherited upstream commits left out")
+        add("contributors", len(g.persons), people, ratio=False)
+        months_of: Counter = Counter(p for p, _m in g.person_months)
+        returning = sum(1 for count in months_of.values() if count > 1)
+        add("returning_contributors", returning, people, ratio=False,
+            reason="contributors with commits in more than one calendar month")
+        add("external_share", ext, known)
+        add("organisational_diversity", organisational_diversity(g.orgs), org_n,
+            reason=None if g.orgs else "no commit with a known organisation")
+        add("elephant_factor", elephant_factor(g.orgs) if g.orgs else None, org_n,
+            reason=None if g.orgs else "no commit with a known organisation")
+        add("contributor_absence_factor",
+            contributor_absence_factor(g.persons) if g.persons else None,
+            sum(g.persons.values()))
+        rate, n_out = merge_rate(g.prs)
+        pr_unknown = (sum(c == "unknown" for c, _ in g.prs) / len(g.prs)) if g.prs else None
+        add("outside_pr_merge_rate", rate, n_out, pr_unknown,
+            evidence=_evidence(case, stage, "pull-request"),
+            reason=None if g.prs else "no pull-request heads")
+        rate_u, n_u = merge_rate(g.prs, ("unknown",))
+        add("unknown_author_pr_merge_rate", rate_u, n_u, pr_unknown,
+            evidence=_evidence(case, stage, "pull-request"),
+            reason=None if g.prs else "no pull-request heads")
+        if stage == ALL:
+            life = lifespan_months(g.months)
+            add("lifespan_months", life, g.commits, None, ratio=False)
+            if repo != ALL and life is not None:
+                add("short_lived", float(life <= SHORT_LIVED_MONTHS), g.commits, None,
+                    reason=f"1 when the lifespan is at most {SHORT_LIVED_MONTHS} months",
+                    ratio=False)
+            decay = activity_decay(g.months, snapshot_month) if snapshot_month else None
+            add("activity_decay", decay, g.commits, None,
+                reason=None if snapshot_month else "no dated commit")
+        if repo == ALL and stage == ALL:
+            nr = new_and_returning(g.person_months)
+            for month, count in sorted(g.months.items()):
+                new, ret = nr.get(month, (0, 0))
+                add("commits", count, count, None, ratio=False, period=month)
+                add("contributors", new + ret, count, None, ratio=False, period=month)
+                add("new_contributors", new, count, None, ratio=False, period=month)
+                add("returning_contributors", ret, count, None, ratio=False, period=month)
+    return out
+
+
+def is_hub_bot(author_is_bot: bool | None, coauthors: Any) -> bool:
+    """A Hub commit is a bot's when its author is a bot or a co-author trailer names one
+    (per-co-author `is_bot`, or the safetensors conversion bot's documented address)."""
+    if author_is_bot:
+        return True
+    items = json.loads(coauthors) if isinstance(coauthors, str) else coauthors or []
+    return any(c.get("is_bot") or (c.get("email") or "").lower() == CONVERT_BOT_EMAIL
+               for c in items)
+
+
+def hub_measure_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Per case: distinct (repo, commit) Hub commits of the case's owners, bots vs people
+    (pseudonymous `hf-…` authors only), distinct repos; null with the reason when few."""
+    if not has_table(con, "case_info"):
+        return []
+    index = case_index(con)
+    groups: dict[str, Group] = {c: Group() for c in sorted(index.cases)}
+    if has_table(con, "hf_commit"):
+        for repo_id, author, is_bot, coauthors in _rows(con, """
+                SELECT DISTINCT ON (repo_id, commit_hash) repo_id, author, author_is_bot,
+                       coauthors::VARCHAR FROM hf_commit
+                ORDER BY repo_id, commit_hash, file, loc"""):
+            for case in index.cases_of_owner(repo_id):
+                g = groups.setdefault(case, Group())
+                g.commits += 1
+                g.repos.add(repo_id)
+                if is_hub_bot(is_bot, coauthors):
+                    g.bots += 1
+                elif author:
+                    g.persons[author] += 1
+    out = []
+    for case, g in sorted(groups.items()):
+        ev = _evidence(case, ALL, "hub-commit")
+        few = None
+        if g.commits == 0:
+            few = "no Hub commits of the case's repositories in the bundled data"
+        elif g.commits < MIN_N:
+            few = f"only {g.commits} Hub commits (fewer than {MIN_N})"
+        values = (("commits", g.commits), ("repos", len(g.repos)),
+                  ("bot_commits", g.bots), ("person_commits", g.commits - g.bots),
+                  ("contributors", len(g.persons)),
+                  ("bot_share", g.bots / g.commits if g.commits else None),
+                  ("contributor_absence_factor",
+                   contributor_absence_factor(g.persons) if g.persons else None))
+        for measure, value in values:
+            row = _row(case, ALL, ALL, "hub", "all", measure, value, g.commits, None, ev,
+                       few, ratio=True)
+            if few:
+                row.update(value=None, status="insufficient data", reason=few)
+            out.append(row)
+    return out
+
+
+def collab_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every `collab_measure` row (without provenance columns)."""
+    groups, snapshot_month = git_groups(con)
+    return git_measure_rows(groups, snapshot_month) + hub_measure_rows(con)
+
+
+def write_measure_tables(con: duckdb.DuckDBPyConnection) -> int:
+    """Recompute `collab_measure` (derived table, rebuilt whole)."""
+    from llmcarto.analysis.persons import replace_table
+
+    if not has_table(con, "case_info"):
+        return 0
+    files = {"git": "commit_affiliation, stage_trace, git_pull", "hub": "hf_commit"}
+    rows = [{**r, "source": "measures", "source_url": r["evidence"], "snapshot_date": None,
+             "file": files[r["platform"]],
+             "loc": f"case {r['case_key']} repo {r['repo']} stage {r['stage']} "
+                    f"period {r['period']}", "snapshot_id": None} for r in collab_rows(con)]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        replace_table(con, "collab_measure", COLLAB_MEASURE_COLUMNS, rows, "measures")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return len(rows)
