@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llmcarto.commands import write_output
 from llmcarto.errors import InputError
 
 console = Console()
@@ -159,11 +159,4 @@ def register(app: typer.Typer, export_app: typer.Typer) -> None:
         finally:
             con.close()
         text = to_csv(rows) if fmt == "csv" else to_json(rows, family)
-        if out is None:
-            sys.stdout.write(text)
-            return
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{out}: cannot write ({exc.strerror or exc})") from exc
-        Console(stderr=True).print(f"{len(rows):,} edges written to {out}", highlight=False)
+        write_output(text, out, f"{len(rows):,} edges")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llmcarto.commands import write_output
 from llmcarto.errors import InputError
 
 console = Console()
@@ -200,14 +200,7 @@ def register(app: typer.Typer, export_app: typer.Typer) -> None:
             console.print(f"{n:,} edges written to {out}", highlight=False)
             return
         text = render(fmt, edges, nodes, family, measures)
-        if out is None:
-            sys.stdout.write(text)
-            return
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"{out}: cannot write ({exc.strerror or exc})") from exc
-        Console(stderr=True).print(f"{len(edges):,} edges written to {out}", highlight=False)
+        write_output(text, out, f"{len(edges):,} edges")
 
 
 def _node_rows(ctx: typer.Context, ids: list[str]) -> list[dict[str, Any]]:

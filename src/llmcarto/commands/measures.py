@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from llmcarto.commands import write_output
 from llmcarto.commands.git import _group
 from llmcarto.errors import InputError
 
@@ -46,11 +46,7 @@ def _check_case(con, case: str) -> None:  # noqa: ANN001
         raise InputError(f"--case {case!r}: no such case (known: {', '.join(keys)})")
 
 
-def _emit(text: str, out: Path | None) -> None:
-    if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
+
 
 
 def export_measures_command(
@@ -84,7 +80,7 @@ def export_measures_command(
         writer.writerow(MEASURE_FIELDS)
         writer.writerows([["" if r[f] is None else r[f] for f in MEASURE_FIELDS] for r in rows])
         text = buf.getvalue()
-    _emit(text, out)
+    write_output(text, out)
     if out is not None:
         console.print(f"wrote {len(rows):,} measures to {out}", highlight=False, markup=False)
 
@@ -119,7 +115,7 @@ def export_network_command(
     else:
         text = (networks.to_csv(edges) if fmt == "csv" else networks.to_graphml(edges, nodes)
                 if fmt == "graphml" else networks.to_gexf(edges, nodes))
-        _emit(text, out)
+        write_output(text, out)
     if out is not None:
         console.print(f"wrote {len(edges):,} edges ({len(nodes):,} nodes) to {out}",
                       highlight=False, markup=False)
