@@ -1,6 +1,7 @@
 """The Hub-scale lineage path (analysis/lineage_scale.py) against independent computations:
-LineageGraph / family_measures on synthetic Hubs, a delta against a full recomputation, the
-networkx baseline's outputs, and the bundled trees' lineage and licence tables."""
+plain-Python traversals (tests/lineage_reference.py) on synthetic Hubs, a delta against a
+full recomputation, the networkx baseline's outputs, and the bundled trees' lineage and
+licence tables."""
 
 from __future__ import annotations
 
@@ -13,47 +14,24 @@ import numpy as np
 import pytest
 
 from llmcarto.analysis.licences import drift, normalise
-from llmcarto.analysis.lineage_graph import LineageGraph
-from llmcarto.analysis.lineage_scale import RELATIONS, apply_delta, compute, from_names
+from llmcarto.analysis.lineage_scale import RELATIONS, apply_delta, compute, from_edges
 from llmcarto.analysis.synthhub import synth_delta, synth_hub
+from tests.lineage_reference import lineage_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _independent(parents, children, relations, nodes):
-    """Per node: (depth, sorted roots, descendants, descendants by relation) with
-    LineageGraph (igraph traversals), one node at a time."""
-    graph = LineageGraph.from_edges(parents, children, nodes)
-    into = defaultdict(list)
-    for p, c, r in zip(parents, children, relations, strict=True):
-        into[c].append((p, r or "unknown"))
-    out = {}
-    roots_of = {}
-    for node in nodes:
-        roots_of[node] = graph.roots_above(node)
-    depth = {}
-    for root in graph.roots():
-        for node, d in graph.depths(root).items():
-            depth[node] = max(depth.get(node, 0), d)
-    for node in nodes:
-        desc = graph.descendants(node)
-        members = desc | {node}
-        by = defaultdict(set)
-        for d in desc:
-            for p, r in into[d]:
-                if p in members:
-                    by[r].add(d)
-        out[node] = (depth.get(node, 0), roots_of[node], len(desc),
-                     tuple(len(by[r]) for r in RELATIONS))
-    return out
+    """Per node: (depth, sorted roots, descendants, descendants by relation), plain Python."""
+    return lineage_rows(list(parents), list(children), list(relations), list(nodes), RELATIONS)
 
 
 def _scale_rows(s):
-    node, root = s.roots()
+    node, root = s.roots_table()
     roots = defaultdict(list)
     for a, b in zip(node, root, strict=True):
         roots[s.ids[a]].append(s.ids[b])
-    return {s.ids[i]: (int(s.depth[i]), sorted(roots[s.ids[i]]), int(s.descendants[i]),
+    return {s.ids[i]: (int(s.depth[i]), sorted(roots[s.ids[i]]), int(s.descendant_count[i]),
                        tuple(int(x) for x in s.by_relation[i])) for i in range(len(s.ids))}
 
 
@@ -61,7 +39,7 @@ def _hub_arrays(hub):
     return hub.ids, hub.licence, hub.parent, hub.child, hub.relation
 
 
-def test_scale_equals_lineage_graph_on_a_synthetic_hub():
+def test_scale_equals_plain_traversals_on_a_synthetic_hub():
     hub = synth_hub(3000, seed=5)
     s = compute(*_hub_arrays(hub))
     names = list(hub.ids)
@@ -71,7 +49,7 @@ def test_scale_equals_lineage_graph_on_a_synthetic_hub():
     assert got == want
     assert (s.depth > 1).any() and (s.by_relation[:, RELATIONS.index("merge")] > 0).any()
     # a merge child reached through two parents counts once
-    assert s.descendants.sum() == sum(v[2] for v in want.values())
+    assert s.descendant_count.sum() == sum(v[2] for v in want.values())
 
 
 def test_licence_drift_per_edge_uses_the_licence_functions():
@@ -94,13 +72,14 @@ def test_delta_equals_full_recomputation():
                    np.concatenate([hub.child, day.child]),
                    np.concatenate([hub.relation, day.relation]))
     assert len(day.parent) > 200 and (day.parent >= hub.models).any()  # some new parents
-    for name in ("depth", "pair_key", "descendants", "by_relation", "licence_id"):
+    for name in ("depth", "pair_key", "pair_dist", "descendant_count", "by_relation",
+                 "licence_id"):
         assert np.array_equal(getattr(updated, name), getattr(full, name)), name
     order_u = np.lexsort((updated.parent, updated.child))
     order_f = np.lexsort((full.parent, full.child))
     for name in ("parent", "child", "relation", "drift", "rule"):
         assert np.array_equal(getattr(updated, name)[order_u], getattr(full, name)[order_f])
-    assert updated.descendants.sum() > base.descendants.sum()
+    assert updated.descendant_count.sum() > base.descendant_count.sum()
 
 
 def test_delta_refuses_a_new_parent_for_an_old_model():
@@ -124,7 +103,7 @@ def test_networkx_baseline_gives_the_same_tables(tmp_path):
 
 
 def test_scale_path_on_the_bundled_trees(published):
-    """The real store's lineage_edge through the same code: equals LineageGraph's answers
+    """The real store's lineage_edge through the same code: equals the plain-Python answers
     and licence_drift's verdicts."""
     edges = published.execute("SELECT parent, child, relation FROM lineage_edge").fetchall()
     drift_rows = published.execute(
@@ -135,7 +114,7 @@ def test_scale_path_on_the_bundled_trees(published):
         licence[p], licence[c] = pl, cl
     parents, children, relations = zip(*edges, strict=True)
     nodes = sorted(set(parents) | set(children))
-    s = from_names(parents, children, relations, licence, nodes)
+    s = from_edges(parents, children, nodes, relations, licence)
     got = _scale_rows(s)
     assert got == _independent(list(parents), list(children), list(relations), nodes)
     verdict = {(s.ids[p], s.ids[c]): (v, r)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmcarto.analysis.lineage_graph import LineageGraph
+from llmcarto.analysis.lineage_scale import from_edges
 
 NAMES = [f"org/m{i}" for i in range(9)]
 edge_lists = st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(NAMES)), max_size=30)
@@ -34,7 +34,7 @@ def reference_reach(edges: list[tuple[str, str]], start: str) -> set[str]:
 
 
 def graph_of(edges):
-    return LineageGraph.from_edges([p for p, _ in edges], [c for _, c in edges])
+    return from_edges([p for p, _ in edges], [c for _, c in edges])
 
 
 @given(edge_lists)
@@ -43,6 +43,7 @@ def test_descendants_and_ancestors_match_a_plain_bfs(edges):
     reversed_edges = [(c, p) for p, c in edges]
     for node in g.names:
         assert g.descendants(node) == reference_reach(edges, node)
+        assert g.descendant_count[g.index[node]] == len(reference_reach(edges, node))
         assert g.ancestors(node) == reference_reach(reversed_edges, node)
 
 
@@ -60,7 +61,7 @@ def test_self_references_are_reported_and_never_edges(edges):
     assert g.self_references == sorted({p for p, c in edges if p == c})
     for node in g.names:
         assert node not in g.children(node)
-    assert g.graph.ecount() == len({(p, c) for p, c in edges if p != c})
+    assert len(g.parent) == len({(p, c) for p, c in edges if p != c})
 
 
 @given(edge_lists)
@@ -150,4 +151,28 @@ def test_an_unknown_model_has_no_family():
 
 def test_mismatched_lists_are_refused():
     with pytest.raises(ValueError, match="2 parents but 1 children"):
-        LineageGraph.from_edges(["a/x", "a/y"], ["b/z"])
+        from_edges(["a/x", "a/y"], ["b/z"])
+
+
+def test_a_day_of_new_models_with_a_cycle_among_them_equals_a_full_recomputation():
+    """A delta whose new models descend from each other cannot be layered: it is recomputed
+    in full with the cycle collapsed, so the result still equals `compute` on everything."""
+    import numpy as np
+
+    from llmcarto.analysis.lineage_scale import apply_delta, compute
+
+    ids = np.array(["a/root", "a/ft"], dtype=object)
+    lic = np.array(["mit", None], dtype=object)
+    base = compute(ids, lic, np.array([0]), np.array([1]), ["finetune"])
+    new = np.array(["b/x", "b/y", "b/z"], dtype=object)
+    parent, child = np.array([1, 2, 3, 3]), np.array([2, 3, 2, 4])
+    rel = ["finetune", "adapter", "merge", "quantized"]
+    got = apply_delta(base, new, np.array([None] * 3, dtype=object), parent, child, rel)
+    full = compute(np.concatenate([ids, new]), np.array(["mit", None, None, None, None],
+                                                         dtype=object),
+                   np.array([0, *parent]), np.array([1, *child]), ["finetune", *rel])
+    assert got.cycles() == full.cycles() == [["b/x", "b/y"]]
+    for name in ("depth", "pair_key", "pair_dist", "descendant_count", "by_relation"):
+        assert np.array_equal(getattr(got, name), getattr(full, name)), name
+    assert got.depths("a/root") == {"a/root": 0, "a/ft": 1, "b/x": 2, "b/y": 2, "b/z": 3}
+    assert got.roots_above("b/z") == ["a/root"]

@@ -192,7 +192,7 @@ def _dict_rows(con: duckdb.DuckDBPyConnection, sql: str,
 def drift_rows(con: duckdb.DuckDBPyConnection, rules: RuleTable | None = None,
                base: LicenceBase | None = None) -> list[dict[str, Any]]:
     """One licence_drift row per lineage edge (the table's columns plus provenance)."""
-    from llmcarto.analysis.lineage_graph import LineageGraph
+    from llmcarto.analysis.lineage_scale import from_edges
 
     rules, base = rules or load_rules(), base or load_licences()
     if not has_table(con, "lineage_edge"):
@@ -200,7 +200,7 @@ def drift_rows(con: duckdb.DuckDBPyConnection, rules: RuleTable | None = None,
     edges = list(_dict_rows(con, "SELECT parent, child, relation, source_url, snapshot_date, "
                                  "file, loc, snapshot_id FROM lineage_edge "
                                  "ORDER BY parent, child"))
-    graph = LineageGraph.from_edges([e["parent"] for e in edges], [e["child"] for e in edges])
+    graph = from_edges([e["parent"] for e in edges], [e["child"] for e in edges])
     claims = licence_claims(con, base)
     gated_of: dict[str, str | None] = {}
     if has_table(con, "hub_model"):
@@ -268,12 +268,12 @@ def write_licence_tables(con: duckdb.DuckDBPyConnection) -> int:
 def family_drift(con: duckdb.DuckDBPyConnection, family: str) -> list[dict[str, Any]]:
     """The licence_drift rows of one family (design §0: a model and its descendants): the
     edges whose child descends from `family`, as in `llmcarto export lineage --family`."""
-    from llmcarto.analysis.lineage_graph import LineageGraph
+    from llmcarto.analysis.lineage_scale import from_edges
 
     if not has_table(con, "licence_drift"):
         return []
     rows = list(_dict_rows(con, "SELECT * FROM licence_drift ORDER BY parent, child"))
-    graph = LineageGraph.from_edges([r["parent"] for r in rows], [r["child"] for r in rows])
+    graph = from_edges([r["parent"] for r in rows], [r["child"] for r in rows])
     if family not in graph:
         return []
     members = graph.descendants(family)

@@ -34,8 +34,8 @@ from typing import Any
 
 import duckdb
 
-from llmcarto.analysis.lineage_graph import LineageGraph
 from llmcarto.analysis.lineage_rules import ChildFacts, infer
+from llmcarto.analysis.lineage_scale import ScaleLineage, from_edges
 from llmcarto.analysis.lineage_sources import (
     HUB,
     HUB_SOURCES,
@@ -60,7 +60,8 @@ EDGE_COLUMNS = (
 NODE_COLUMNS = (
     "id VARCHAR, owner VARCHAR, owner_shown VARCHAR, registered_case VARCHAR, "
     "crawled BOOLEAN, children_known BOOLEAN, created_at TIMESTAMPTZ, library_name VARCHAR, "
-    "languages VARCHAR[], spaces INTEGER, trees VARCHAR[]")
+    "languages VARCHAR[], spaces INTEGER, trees VARCHAR[], depth INTEGER, roots VARCHAR[], "
+    "descendants INTEGER, descendants_by_relation JSON")
 ISSUE_COLUMNS = "kind VARCHAR, parent VARCHAR, child VARCHAR, name VARCHAR, detail VARCHAR"
 USES_DATASET_COLUMNS = ("model VARCHAR, model_hub_id VARCHAR, dataset VARCHAR, "
                         "dataset_hub_id VARCHAR, via VARCHAR, stage VARCHAR, stage_note VARCHAR")
@@ -225,7 +226,7 @@ def disagreement_class(edge: Mapping[str, Any]) -> list[str]:
 class LineageIndex:
     """The edges, the graph over them and the node facts, indexed for family queries."""
 
-    graph: LineageGraph
+    graph: ScaleLineage
     into: dict[str, list[Mapping[str, Any]]]
     nodes: Mapping[str, NodeFacts]
     registered: Mapping[str, str]  # lower-case Hub org -> case key
@@ -233,8 +234,8 @@ class LineageIndex:
     @classmethod
     def build(cls, edges: Sequence[Mapping[str, Any]], nodes: Mapping[str, NodeFacts],
               registered: Mapping[str, str] | None = None) -> LineageIndex:
-        graph = LineageGraph.from_edges([e["parent"] for e in edges],
-                                        [e["child"] for e in edges], nodes)
+        graph = from_edges([e["parent"] for e in edges], [e["child"] for e in edges], nodes,
+                           [e["relation"] for e in edges])
         into: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         for e in edges:
             into[e["child"]].append(e)
@@ -271,10 +272,6 @@ def family_measures(index: LineageIndex, root: str) -> dict[str, Any]:
     depths = graph.depths(root)
     mix = {key: Counter(e[key] or "unknown" for e in edges)
            for key in ("relation", "declared_relation", "inferred_relation")}
-    by_relation: dict[str, set[str]] = defaultdict(set)
-    for e in edges:
-        if e["child"] != root:
-            by_relation[e["relation"] or "unknown"].add(e["child"])
     classes: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for e in edges:
         for kind in disagreement_class(e):
@@ -310,7 +307,7 @@ def family_measures(index: LineageIndex, root: str) -> dict[str, Any]:
             d for n, d in depths.items() if n != root).items())},
         "relation_mix": {key.replace("_relation", ""): dict(sorted(c.items()))
                          for key, c in mix.items()},
-        "descendants_by_relation": {k: len(v) for k, v in sorted(by_relation.items())},
+        "descendants_by_relation": dict(sorted(graph.descendants_by_relation(root).items())),
         "disagreements": {
             "edges": sum(1 for e in edges if e["disagreement"]),
             "classes": [{"class": kind, "n": len(group), "examples": [
@@ -439,6 +436,15 @@ def node_row(node: NodeFacts, registered: Mapping[str, str],
                for v in [(prov or {}).get(n)]}}
 
 
+def graph_measures(graph: ScaleLineage, node: str) -> dict[str, Any]:
+    """A model's place in the whole graph (lineage_scale, the same pass as `bench lineage`):
+    longest path from a root, its roots, distinct descendants, descendants by relation."""
+    i = graph.index[node]
+    return {"depth": int(graph.depth[i]), "roots": graph.roots_above(node),
+            "descendants": int(graph.descendant_count[i]),
+            "descendants_by_relation": graph.descendants_by_relation(node)}
+
+
 def family_roots(index: LineageIndex, tree_roots: Iterable[str]) -> list[str]:
     """The families kept in `lineage_family`: every graph root with a descendant, and
     every tree's root (a crawl root may have a declared base of its own)."""
@@ -464,7 +470,8 @@ def write_lineage_tables(con: duckdb.DuckDBPyConnection) -> int:
         issues.append(Issue("cycle", "these models descend from each other: "
                             + ", ".join(cycle), None, None, ", ".join(cycle),
                             {**node_prov[cycle[0]], "source": "lineage"}))
-    node_rows = [node_row(graph_nodes[n], registered, node_prov.get(n)) for n in in_graph]
+    node_rows = [{**node_row(graph_nodes[n], registered, node_prov.get(n)),
+                  **graph_measures(index.graph, n)} for n in in_graph]
     tree_roots = [r[0] for r in con.execute(
         "SELECT id FROM hub_model WHERE depth = 0 ORDER BY id").fetchall()] \
         if has_table(con, "hub_model") else []

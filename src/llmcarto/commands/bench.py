@@ -74,9 +74,9 @@ def write_outputs(state: Any, out: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    node = {"id": state.ids, "depth": state.depth, "descendants": state.descendants,
+    node = {"id": state.ids, "depth": state.depth, "descendants": state.descendant_count,
             **{f"d_{r}": state.by_relation[:, i] for i, r in enumerate(RELATIONS)}}
-    n, r = state.roots()
+    n, r = state.roots_table()
     root = {"id": state.ids[n], "root": state.ids[r]}
     import numpy as np
 
