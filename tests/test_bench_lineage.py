@@ -133,12 +133,58 @@ def test_bench_lineage_command_ends_with_json(tmp_path):
 
     from llmcarto.cli import app
 
+    record = tmp_path / "results" / "run.json"
     result = CliRunner().invoke(app, ["bench", "lineage", "--models", "10000", "--delta",
-                                      "300", "--workdir", str(tmp_path)])
+                                      "300", "--workdir", str(tmp_path), "--record",
+                                      str(record)])
     assert result.exit_code == 0, result.output
     last = json.loads(result.output.strip().splitlines()[-1])
+    saved = json.loads(record.read_text(encoding="utf-8"))
+    assert saved["result"] == last and saved["sizes"][0]["models"] == 10_000
+    assert saved["command"].endswith("--models 10000 --seed 0 --delta 300")
     assert last["models"] == 10_000 and last["baseline_models"] == 10_000
     assert last["seconds"] > 0 and last["peak_rss_mb"] > 0 and last["delta_models"] == 300
     assert last["speedup_vs_networkx"] == pytest.approx(
         last["baseline_seconds"] / last["seconds"], rel=0.2)
     assert "outputs identical" in result.output
+
+
+def test_write_readme_needs_a_record_and_an_unwritable_record_is_one_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from llmcarto.cli import app
+    from llmcarto.errors import InputError
+
+    result = CliRunner().invoke(app, ["bench", "lineage", "--models", "300", "--no-baseline",
+                                      "--write-readme"])
+    assert isinstance(result.exception, InputError) and "give both" in str(result.exception)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = CliRunner().invoke(app, ["bench", "lineage", "--models", "300", "--no-baseline",
+                                      "--workdir", str(tmp_path / "w"), "--record",
+                                      str(blocker / "run.json")])
+    assert isinstance(result.exception, InputError)
+    assert str(result.exception).startswith(f"{blocker}: cannot create")
+
+
+def test_readme_benchmark_block_is_the_recorded_run():
+    """The README's numbers are rendered from the committed record of a full run, and that
+    run met the issue's targets with identical outputs at every size the baseline finished."""
+    import json
+
+    from llmcarto.commands.bench import README_BLOCK, RECORD, readme_markdown
+
+    record = json.loads(RECORD.read_text(encoding="utf-8"))
+    block = README_BLOCK.search((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert block, "README.md lost its <!-- bench-lineage:begin --> block"
+    assert block.group(2) == readme_markdown(record), \
+        "README drifted from the record: rerun the command the README names"
+    r, targets = record["result"], record["targets"]
+    assert r["models"] == 2_200_000 and r["delta_models"] == 5000
+    assert r["seconds"] <= targets["seconds"] and r["peak_rss_mb"] <= targets["peak_rss_mb"]
+    assert r["delta_seconds"] <= targets["delta_seconds"]
+    finished = [row for row in record["sizes"] if row["baseline_seconds"] is not None]
+    assert finished and all(row["outputs"] == "identical" for row in finished)
+    last = finished[-1]
+    assert r["baseline_models"] == last["models"]
+    assert r["speedup_vs_networkx"] == round(last["baseline_seconds"] / last["seconds"], 1)

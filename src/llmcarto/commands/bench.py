@@ -11,6 +11,8 @@ JSON line last (design §10).
 from __future__ import annotations
 
 import json
+import os
+import re
 import resource
 import subprocess
 import sys
@@ -22,10 +24,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from llmcarto.commands import write_output
 from llmcarto.errors import InputError
 
 console = Console()
 BASELINE = Path(__file__).resolve().parents[3] / "benchmarks" / "networkx_lineage.py"
+README = Path(__file__).resolve().parents[3] / "README.md"
+RECORD = Path(__file__).resolve().parents[3] / "benchmarks" / "results" / "bench-lineage.json"
+README_BLOCK = re.compile(r"(<!-- bench-lineage:begin -->\n)(.*?)(<!-- bench-lineage:end -->)",
+                          re.S)
 BASELINE_SIZES = (10_000, 100_000, 1_000_000, 2_200_000)
 TARGET_SECONDS = 30.0
 TARGET_RSS_MB = 3072.0
@@ -126,8 +133,11 @@ def _ensure_hub(models: int, seed: int, folder: Path) -> Path:
 
 
 def run_bench(models: int, seed: int, delta: int, baseline_timeout: float | None,
-              folder: Path, print_line: Any = print) -> dict[str, Any]:
-    """The benchmark (see the module docstring); returns the final JSON object."""
+              folder: Path, print_line: Any = print, sizes: list | None = None
+              ) -> dict[str, Any]:
+    """The benchmark (see the module docstring); returns the final JSON object and appends
+    one row per baseline size to `sizes`."""
+    sizes = [] if sizes is None else sizes
     from llmcarto.analysis.lineage_scale import apply_delta, compute
     from llmcarto.analysis.synthhub import read_hub
 
@@ -149,7 +159,8 @@ def run_bench(models: int, seed: int, delta: int, baseline_timeout: float | None
                f"(Parquet load {load_s:.2f} s), peak RSS {peak:.0f} MB "
                f"[targets ≤ {TARGET_SECONDS:.0f} s, ≤ {TARGET_RSS_MB:.0f} MB]")
     result: dict[str, Any] = {"models": models, "seconds": round(seconds, 3),
-                              "peak_rss_mb": round(peak, 1)}
+                              "peak_rss_mb": round(peak, 1), "edges": len(state.parent),
+                              "load_seconds": round(load_s, 3)}
     if delta:
         from llmcarto.analysis.synthhub import synth_delta, synth_hub
 
@@ -159,7 +170,8 @@ def run_bench(models: int, seed: int, delta: int, baseline_timeout: float | None
         delta_s = time.perf_counter() - t0
         print_line(f"delta: {delta} new models, {len(day.parent)} new edges, tables updated "
                    f"in {delta_s:.3f} s [target ≤ {TARGET_DELTA_SECONDS:.0f} s]")
-        result.update({"delta_models": delta, "delta_seconds": round(delta_s, 3)})
+        result.update({"delta_models": delta, "delta_edges": len(day.parent),
+                       "delta_seconds": round(delta_s, 3)})
     result.update({"baseline_models": None, "baseline_seconds": None,
                    "speedup_vs_networkx": None})
     if baseline_timeout is None:
@@ -185,6 +197,8 @@ def run_bench(models: int, seed: int, delta: int, baseline_timeout: float | None
         except subprocess.TimeoutExpired:
             print_line(f"networkx baseline at {size} models: timed out after "
                        f"{baseline_timeout:.0f} s")
+            sizes.append({"models": size, "seconds": round(ours_s, 3),
+                          "baseline_seconds": None, "outputs": "baseline timed out"})
             break
         except subprocess.CalledProcessError as exc:
             raise InputError(f"baseline {BASELINE} failed at {size} models: "
@@ -198,6 +212,8 @@ def run_bench(models: int, seed: int, delta: int, baseline_timeout: float | None
                    + ("identical" if not diff else f"DIFFER: {diff}"))
         if diff:
             raise InputError(f"llmcarto and networkx differ at {size} models: {diff}")
+        sizes.append({"models": size, "seconds": round(ours_s, 3),
+                      "baseline_seconds": round(base_s, 3), "outputs": "identical"})
         result["baseline_models"] = size
         result["baseline_seconds"] = round(base_s, 3)
         result["speedup_vs_networkx"] = round(base_s / ours_s, 1)
@@ -214,18 +230,86 @@ def bench_lineage_command(
     workdir: Annotated[Path | None, typer.Option(
         "--workdir", help="Where synthetic Hubs and outputs go (default: a temp folder).")
     ] = None,
+    record: Annotated[Path | None, typer.Option(
+        "--record", help="Also write the run (lines, sizes, result) to this JSON file.")
+    ] = None,
+    write_readme: Annotated[bool, typer.Option(
+        "--write-readme", help="Replace the README's bench-lineage block from --record.")
+    ] = False,
 ) -> None:
     """Lineage for every model of a synthetic Hub, timed, against networkx."""
     if models < 200:
         raise InputError(f"--models {models}: at least 200 (the shape needs 100 hubs)")
     if delta < 0:
         raise InputError(f"--delta {delta}: a number of new models, 0 or more")
+    if write_readme and record is None:
+        raise InputError("--write-readme renders the README block from --record FILE: give both")
+    lines: list[str] = []
+    sizes: list[dict[str, Any]] = []
+
+    def say(line: str) -> None:
+        lines.append(line)
+        console.print(line)
+
+    load_before = os.getloadavg()[0]
+    timeout = baseline_timeout if baseline else None
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="llmcarto-bench-") as tmp:
-            result = run_bench(models, seed, delta, baseline_timeout if baseline else None,
-                               Path(tmp), console.print)
+            result = run_bench(models, seed, delta, timeout, Path(tmp), say, sizes)
     else:
         workdir.mkdir(parents=True, exist_ok=True)
-        result = run_bench(models, seed, delta, baseline_timeout if baseline else None,
-                           workdir, console.print)
+        result = run_bench(models, seed, delta, timeout, workdir, say, sizes)
+    if record is not None:
+        argv = ["llmcarto", "bench", "lineage", "--models", str(models), "--seed", str(seed)]
+        argv += ["--delta", str(delta)] if delta else []
+        argv += [] if baseline else ["--no-baseline"]
+        data = {"command": " ".join(argv), "date": time.strftime("%Y-%m-%d"),
+                "cpus": os.cpu_count(), "load_before": round(load_before, 2),
+                "targets": {"seconds": TARGET_SECONDS, "peak_rss_mb": TARGET_RSS_MB,
+                            "delta_seconds": TARGET_DELTA_SECONDS},
+                "lines": lines, "sizes": sizes, "result": result}
+        try:
+            record.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{record.parent}: cannot create ({exc.strerror or exc})") from exc
+        write_output(json.dumps(data, indent=1) + "\n", record)
+        if write_readme:
+            text = README.read_text(encoding="utf-8")
+            if not README_BLOCK.search(text):
+                raise InputError(f"{README} has no <!-- bench-lineage:begin --> block")
+            README.write_text(README_BLOCK.sub(
+                lambda m: m.group(1) + readme_markdown(data) + m.group(3), text),
+                encoding="utf-8")
     print(json.dumps(result))
+
+
+# ------------------------------------------------------------------------ the README block
+
+
+def readme_markdown(record: dict[str, Any]) -> str:
+    """The README's bench-lineage block, rendered from a `--record` file (a test compares)."""
+    r = record["result"]
+    t = record["targets"]
+    out = [f"Recorded by `{record['command']}` on {record['date']}, {record['cpus']} CPUs "
+           f"(load average {record['load_before']:.1f} before the run; targets ≤ "
+           f"{t['seconds']:.0f} s and ≤ {t['peak_rss_mb'] / 1024:.0f} GB peak RSS, a delta of "
+           f"5K models ≤ {t['delta_seconds']:.0f} s). The file is "
+           "`benchmarks/results/bench-lineage.json`.", "",
+           "| models | llmcarto | networkx baseline | outputs |", "|---:|---:|---:|---|"]
+    for row in record["sizes"] or [{"models": r["models"], "seconds": r["seconds"],
+                                    "baseline_seconds": None, "outputs": "no baseline run"}]:
+        ours = f"{row['seconds']:.2f} s"
+        theirs = "–" if row["baseline_seconds"] is None else f"{row['baseline_seconds']:.2f} s"
+        if row["models"] == r["models"]:
+            ours += (f" (Parquet load {r['load_seconds']:.2f} s), peak RSS "
+                     f"{r['peak_rss_mb']:,.0f} MB")
+            if row["baseline_seconds"] is not None:
+                theirs += f", peak RSS {r['baseline_peak_rss_mb']:,.0f} MB"
+        out.append(f"| {row['models']:,} | {ours} | {theirs} | {row['outputs']} |")
+    out.append("")
+    if r.get("delta_models"):
+        out += [f"With `--delta {r['delta_models']}`: {r['delta_models']:,} new models "
+                f"({r['delta_edges']:,} new edges) update every table in "
+                f"{r['delta_seconds']:.2f} s.", ""]
+    out += ["```", json.dumps(r), "```", ""]
+    return "\n".join(out)
