@@ -142,3 +142,19 @@ def _get(url: str) -> str:
 
     with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback only
         return resp.read().decode("utf-8")
+
+
+def test_the_client_documents_every_expand_property_the_collector_asks_for():
+    """The list route's `expand` values come from the client's own type: if a client
+    upgrade drops one (e.g. childrenModelCount), this fails before a live crawl does."""
+    import inspect
+    import typing
+
+    from huggingface_hub.hf_api import ExpandModelProperty_T
+
+    from llmcarto.sources.hubapi import LIST_EXPAND
+
+    assert "ExpandModelProperty_T" in str(inspect.signature(HfApi.list_models)
+                                          .parameters["expand"].annotation)
+    missing = set(LIST_EXPAND) - set(typing.get_args(ExpandModelProperty_T))
+    assert not missing, f"not expand properties of this huggingface_hub: {sorted(missing)}"
