@@ -82,6 +82,21 @@ def test_delta_equals_full_recomputation():
     assert updated.descendant_count.sum() > base.descendant_count.sum()
 
 
+def test_the_benchmark_s_own_delta_check_finds_a_wrong_table():
+    from llmcarto.commands.bench import delta_equals_full
+
+    hub = synth_hub(2000, seed=6)
+    day = synth_delta(hub, 100, seed=7)
+    state = apply_delta(compute(*_hub_arrays(hub)), day.ids, day.licence, day.parent,
+                        day.child, day.relation)
+    assert delta_equals_full(state) == []
+    state.descendant_count = state.descendant_count.copy()
+    state.descendant_count[int(day.parent[0])] += 1
+    state.pair_dist = state.pair_dist.copy()
+    state.pair_dist[-1] += 1
+    assert delta_equals_full(state) == ["pair_dist", "descendant_count"]
+
+
 def test_delta_refuses_a_new_parent_for_an_old_model():
     hub = synth_hub(500, seed=1)
     s = compute(*_hub_arrays(hub))
@@ -182,7 +197,7 @@ def test_readme_benchmark_block_is_the_recorded_run():
     r, targets = record["result"], record["targets"]
     assert r["models"] == 2_200_000 and r["delta_models"] == 5000
     assert r["seconds"] <= targets["seconds"] and r["peak_rss_mb"] <= targets["peak_rss_mb"]
-    assert r["delta_seconds"] <= targets["delta_seconds"]
+    assert r["delta_seconds"] <= targets["delta_seconds"] and r["delta_equals_full"] is True
     finished = [row for row in record["sizes"] if row["baseline_seconds"] is not None]
     assert finished and all(row["outputs"] == "identical" for row in finished)
     last = finished[-1]

@@ -119,6 +119,21 @@ def compare_outputs(ours: Path, theirs: Path) -> dict[str, int]:
 # ------------------------------------------------------------------------ the benchmark
 
 
+def delta_equals_full(state: Any) -> list[str]:
+    """The tables of a delta-updated state that differ from `compute` over all its models
+    and edges (empty when every table is equal)."""
+    import numpy as np
+
+    from llmcarto.analysis.lineage_scale import RELATIONS, compute
+
+    full = compute(state.ids, state.licence_raw, state.parent, state.child,
+                   np.array(RELATIONS, dtype=object)[state.relation])
+    return [name for name in ("depth", "pair_key", "pair_dist", "descendant_count",
+                              "by_relation", "parent", "child", "relation", "drift", "rule",
+                              "licence_id")
+            if not np.array_equal(getattr(state, name), getattr(full, name))]
+
+
 def _peak_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0
 
@@ -170,8 +185,13 @@ def run_bench(models: int, seed: int, delta: int, baseline_timeout: float | None
         delta_s = time.perf_counter() - t0
         print_line(f"delta: {delta} new models, {len(day.parent)} new edges, tables updated "
                    f"in {delta_s:.3f} s [target ≤ {TARGET_DELTA_SECONDS:.0f} s]")
+        same = delta_equals_full(state)  # not timed
+        print_line("delta tables equal a full recomputation over every model: "
+                   + ("yes" if not same else f"NO, they differ in {', '.join(same)}"))
+        if same:
+            raise InputError(f"the delta-updated tables differ from a full recomputation: {same}")
         result.update({"delta_models": delta, "delta_edges": len(day.parent),
-                       "delta_seconds": round(delta_s, 3)})
+                       "delta_seconds": round(delta_s, 3), "delta_equals_full": True})
     result.update({"baseline_models": None, "baseline_seconds": None,
                    "speedup_vs_networkx": None})
     if baseline_timeout is None:
@@ -310,6 +330,9 @@ def readme_markdown(record: dict[str, Any]) -> str:
     if r.get("delta_models"):
         out += [f"With `--delta {r['delta_models']}`: {r['delta_models']:,} new models "
                 f"({r['delta_edges']:,} new edges) update every table in "
-                f"{r['delta_seconds']:.2f} s.", ""]
+                f"{r['delta_seconds']:.2f} s"
+                + ("; in the same run (not timed) every updated table equals a full "
+                   f"recomputation over all {r['models'] + r['delta_models']:,} models."
+                   if r.get("delta_equals_full") else "."), ""]
     out += ["```", json.dumps(r), "```", ""]
     return "\n".join(out)
