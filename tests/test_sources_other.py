@@ -577,3 +577,33 @@ def test_an_undated_snapshot_is_one_skip_not_rows_dated_by_the_import(shared_dat
     assert not records(outs)
     (skip,) = skips(outs)
     assert skip.loc == "file" and "436 repos and 158 families" in skip.reason
+
+
+def test_csv_rows_numbers_rows_by_their_first_line_and_skips_bad_ones(tmp_path: Path):
+    from llmcarto.sources.base import CsvRow, csv_rows
+
+    lines = ['a,b', '1,2', '', '  , ', '3', '"multi\nline",4', '5,6']
+    path = tmp_path / "t.csv"
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    ctx = ReadContext(path=path, name="t.csv")
+
+    def shape(items):
+        return [(i.number, i.loc, i.cells) if isinstance(i, CsvRow) else ("skip", i.loc, i.reason)
+                for i in items]
+
+    header, *rows = shape(csv_rows(ctx))
+    assert header == (0, "line 1", ["a", "b"])  # the byte-order mark is not part of 'a'
+    assert rows == [
+        (1, "row 1 (line 2)", ["1", "2"]),
+        (2, "row 2 (line 4)", ["  ", " "]),  # a row of spaces is a row by default
+        ("skip", "row 3 (line 5)", "row has 1 fields, the header has 2"),
+        (4, "row 4 (line 6)", ["multi\nline", "4"]),
+        (5, "row 5 (line 8)", ["5", "6"]),  # the quoted newline moved it one line down
+    ]
+    _, *rows = shape(csv_rows(ctx, spaces_are_blank=True))
+    assert [r[1] for r in rows] == ["row 1 (line 2)", "row 2 (line 5)", "row 3 (line 6)",
+                                    "row 4 (line 8)"]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    assert shape(csv_rows(ReadContext(path=empty, name="empty.csv"))) == [
+        ("skip", "line 1", "empty file: no header")]

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from llmcarto.errors import CaseFileError
-from llmcarto.framework.yamlfile import LocatedYaml, PathKey, YamlSyntaxError, load_located
+from llmcarto.framework.validate import Checker, parse_document
+from llmcarto.framework.yamlfile import LocatedYaml, PathKey
 
 PACKAGED_CASES = "cases.yaml"
 CASE_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -223,15 +224,12 @@ class Registry:
 # --------------------------------------------------------------------------- parsing
 
 
-class _Reader:
+class _Reader(Checker):
     """Validates one located YAML document and raises errors that point at a line."""
 
     def __init__(self, doc: LocatedYaml, vocab: Mapping[str, tuple[str, ...]]) -> None:
-        self.doc = doc
+        super().__init__(doc, CaseFileError)
         self.vocab = vocab
-
-    def fail(self, path: PathKey, message: str) -> CaseFileError:
-        return CaseFileError(f"{self.doc.where(path)}: {message}")
 
     def mapping(self, value: Any, path: PathKey) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
@@ -463,10 +461,7 @@ def _opt_str(value: Any) -> str | None:
 
 def _parse_file(text: str, filename: str, base_vocab: Mapping[str, tuple[str, ...]] | None
                 ) -> tuple[LocatedYaml, dict[str, tuple[str, ...]]]:
-    try:
-        doc = load_located(text, filename)
-    except YamlSyntaxError as exc:
-        raise CaseFileError(str(exc)) from exc
+    doc = parse_document(text, filename, CaseFileError)
     if not isinstance(doc.data, Mapping):
         raise CaseFileError(f"{filename}:1: field '<document>': expected a mapping with 'cases:'")
     vocab = dict(base_vocab or {})

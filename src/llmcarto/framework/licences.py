@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcarto.errors import FrameworkError
-from llmcarto.framework.yamlfile import LocatedYaml, YamlSyntaxError, load_located
+from llmcarto.framework.validate import Checker, parse_document
 
 KINDS = ("spdx", "ai", "family", "marker")
 #: kinds whose id names one licence text: the only ones a drift verdict can rest on
@@ -106,56 +106,50 @@ def rules_path() -> Path:
     return Path(str(resources.files("llmcarto.framework") / "licence_rules.yaml"))
 
 
-def _load(text: str, filename: str) -> LocatedYaml:
-    try:
-        doc = load_located(text, filename)
-    except YamlSyntaxError as exc:
-        raise FrameworkError(str(exc)) from exc
+def _load(text: str, filename: str) -> Checker:
+    doc = parse_document(text, filename)
     if not isinstance(doc.data, Mapping):
         raise FrameworkError(f"{filename}:1: the document must be a mapping")
-    return doc
+    return Checker(doc)
 
 
-def _str_list(doc: LocatedYaml, path: tuple, value: Any) -> tuple[str, ...]:
+def _str_list(check: Checker, path: tuple, value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise FrameworkError(f"{doc.where(path)}: must be a list of non-empty strings")
+        raise check.fail(path, "must be a list of non-empty strings")
     return tuple(value)
 
 
-def _property(doc: LocatedYaml, path: tuple, name: str, raw: Any) -> Property:
+def _property(check: Checker, path: tuple, name: str, raw: Any) -> Property:
     if not isinstance(raw, Mapping) or "value" not in raw:
-        raise FrameworkError(f"{doc.where(path)}: property '{name}' must be a mapping with "
-                             "'value'")
+        raise check.fail(path, f"property '{name}' must be a mapping with 'value'")
     value = raw["value"]
     if value is None:
         if not raw.get("note"):
-            raise FrameworkError(f"{doc.where(path)}: property '{name}' is null without a "
-                                 "'note' saying why it is not known")
+            raise check.fail(path, f"property '{name}' is null without a 'note' saying why it "
+                                   "is not known")
         return Property(None, note=str(raw["note"]))
     source, clause = raw.get("source"), raw.get("clause")
     if not isinstance(source, str) or not _URL.match(source) or not clause:
-        raise FrameworkError(f"{doc.where(path)}: property '{name}' has a value but no "
-                             "'source' URL and 'clause' it rests on")
+        raise check.fail(path, f"property '{name}' has a value but no 'source' URL and "
+                               "'clause' it rests on")
     if name == "commercial_use" and value not in COMMERCIAL:
-        raise FrameworkError(f"{doc.where(path)}: commercial_use '{value}' is not one of: "
-                             + ", ".join(COMMERCIAL))
+        raise check.fail(path, f"commercial_use '{value}' is not one of: "
+                               + ", ".join(COMMERCIAL))
     if name in ("osi_approved", "use_restrictions", "must_propagate", "gated_by_default") \
             and not isinstance(value, bool):
-        raise FrameworkError(f"{doc.where(path)}: property '{name}' must be true, false or "
-                             "null")
+        raise check.fail(path, f"property '{name}' must be true, false or null")
     if name in ("attribution", "naming", "region_restriction") \
             and not (value is False or isinstance(value, str)):
-        raise FrameworkError(f"{doc.where(path)}: property '{name}' must be a text, false or "
-                             "null")
+        raise check.fail(path, f"property '{name}' must be a text, false or null")
     return Property(value, source=source, clause=str(clause), note=raw.get("note"))
 
 
 def parse_licences(text: str, filename: str) -> LicenceBase:
     """Parse and check `licences.yaml`: unique ids and spellings, sourced properties."""
-    doc = _load(text, filename)
-    data = doc.data
+    check = _load(text, filename)
+    data = check.doc.data
     required = tuple(data.get("properties") or ())
     optional = tuple(data.get("optional_properties") or ())
     licences: dict[str, Licence] = {}
@@ -164,62 +158,54 @@ def parse_licences(text: str, filename: str) -> LicenceBase:
     def claim(spelling: str, licence_id: str, path: tuple) -> None:
         key = fold(spelling)
         if spellings.get(key, licence_id) != licence_id:
-            raise FrameworkError(f"{doc.where(path)}: '{spelling}' already names "
-                                 f"{spellings[key]}")
+            raise check.fail(path, f"'{spelling}' already names {spellings[key]}")
         spellings[key] = licence_id
 
-    for i, raw in enumerate(data.get("licences") or []):
-        path = ("licences", i)
-        if not isinstance(raw, Mapping):
-            raise FrameworkError(f"{doc.where(path)}: a licence must be a mapping")
+    for path, raw in check.items(data.get("licences") or [], ("licences",),
+                                 "a licence must be a mapping"):
         licence_id = raw.get("id")
         if not isinstance(licence_id, str) or not _ID.match(licence_id):
-            raise FrameworkError(f"{doc.where((*path, 'id'))}: '{licence_id}' is not an SPDX id "
-                                 "or a LicenseRef- id")
+            raise check.fail((*path, "id"), f"'{licence_id}' is not an SPDX id or a "
+                                            "LicenseRef- id")
         if licence_id in licences:
-            raise FrameworkError(f"{doc.where((*path, 'id'))}: duplicate id '{licence_id}'")
+            raise check.fail((*path, "id"), f"duplicate id '{licence_id}'")
         kind = raw.get("kind")
         if kind not in KINDS:
-            raise FrameworkError(f"{doc.where((*path, 'kind'))}: '{kind}' is not one of: "
-                                 + ", ".join(KINDS))
+            raise check.fail((*path, "kind"), f"'{kind}' is not one of: " + ", ".join(KINDS))
         for key in ("name", "url"):
             if not isinstance(raw.get(key), str) or not raw[key].strip():
-                raise FrameworkError(f"{doc.where((*path, key))}: missing '{key}'")
+                raise check.fail((*path, key), f"missing '{key}'")
         if not _URL.match(raw["url"]):
-            raise FrameworkError(f"{doc.where((*path, 'url'))}: not an http(s) URL")
-        hub_ids = _str_list(doc, (*path, "hub_ids"), raw.get("hub_ids"))
-        aliases = _str_list(doc, (*path, "aliases"), raw.get("aliases"))
+            raise check.fail((*path, "url"), "not an http(s) URL")
+        hub_ids = _str_list(check, (*path, "hub_ids"), raw.get("hub_ids"))
+        aliases = _str_list(check, (*path, "aliases"), raw.get("aliases"))
         for spelling in (licence_id, *hub_ids, *aliases):
             claim(spelling, licence_id, path)
         props: dict[str, Property] = {}
         raw_props = raw.get("properties")
         if kind in ("spdx", "ai"):
             if not isinstance(raw_props, Mapping):
-                raise FrameworkError(f"{doc.where((*path, 'properties'))}: a {kind} licence "
-                                     "needs its properties")
+                raise check.fail((*path, "properties"), f"a {kind} licence needs its properties")
             missing = [name for name in required if name not in raw_props]
             if missing:
-                raise FrameworkError(f"{doc.where((*path, 'properties'))}: missing "
-                                     + ", ".join(missing))
+                raise check.fail((*path, "properties"), "missing " + ", ".join(missing))
             for name, value in raw_props.items():
                 if name not in required and name not in optional:
-                    raise FrameworkError(f"{doc.where((*path, 'properties', name))}: unknown "
-                                         f"property '{name}'")
-                props[name] = _property(doc, (*path, "properties", name), name, value)
+                    raise check.fail((*path, "properties", name), f"unknown property '{name}'")
+                props[name] = _property(check, (*path, "properties", name), name, value)
         else:
             if raw_props:
-                raise FrameworkError(f"{doc.where((*path, 'properties'))}: a {kind} is not one "
-                                     "licence text and has no properties")
+                raise check.fail((*path, "properties"), f"a {kind} is not one licence text and "
+                                                        "has no properties")
             if not raw.get("note"):
-                raise FrameworkError(f"{doc.where(path)}: a {kind} needs a 'note' saying what it "
-                                     "stands for")
+                raise check.fail(path, f"a {kind} needs a 'note' saying what it stands for")
         licences[licence_id] = Licence(licence_id, kind, raw["name"].strip(), raw["url"],
                                        hub_ids, aliases, props, raw.get("note"))
     for i, raw in enumerate(data.get("families") or []):
         path = ("families", i)
         licence_id = raw.get("id") if isinstance(raw, Mapping) else None
         if not isinstance(licence_id, str) or not _ID.match(licence_id) or licence_id in licences:
-            raise FrameworkError(f"{doc.where(path)}: missing, malformed or duplicate id")
+            raise check.fail(path, "missing, malformed or duplicate id")
         licences[licence_id] = Licence(licence_id, "family", str(raw.get("name")),
                                        str(raw.get("url")), note=raw.get("note"))
     patterns: list[Pattern] = []
@@ -228,23 +214,22 @@ def parse_licences(text: str, filename: str) -> LicenceBase:
         try:
             regex = re.compile(raw["regex"], re.I)
         except (KeyError, TypeError, re.error) as exc:
-            raise FrameworkError(f"{doc.where(path)}: bad or missing 'regex' ({exc})") from exc
+            raise check.fail(path, f"bad or missing 'regex' ({exc})") from exc
         if raw.get("id") not in licences:
-            raise FrameworkError(f"{doc.where(path)}: id '{raw.get('id')}' is not in the base")
+            raise check.fail(path, f"id '{raw.get('id')}' is not in the base")
         patterns.append(Pattern(regex, raw["id"]))
     free_text: dict[str, FreeText] = {}
     for i, raw in enumerate(data.get("free_text") or []):
         path = ("free_text", i)
-        parts = _str_list(doc, (*path, "parts"), raw.get("parts"))
+        parts = _str_list(check, (*path, "parts"), raw.get("parts"))
         if raw.get("id") not in licences or any(p not in licences for p in parts) \
                 or not raw.get("note") or not raw.get("text"):
-            raise FrameworkError(f"{doc.where(path)}: needs 'text', a known 'id', known "
-                                 "'parts' and a 'note'")
+            raise check.fail(path, "needs 'text', a known 'id', known 'parts' and a 'note'")
         free_text[fold(raw["text"])] = FreeText(raw["text"], raw["id"], parts, raw["note"])
     not_licences: dict[str, str] = {}
     for i, raw in enumerate(data.get("not_licences") or []):
         if not isinstance(raw, Mapping) or not raw.get("text") or not raw.get("note"):
-            raise FrameworkError(f"{doc.where(('not_licences', i))}: needs 'text' and 'note'")
+            raise check.fail(("not_licences", i), "needs 'text' and 'note'")
         not_licences[fold(raw["text"])] = raw["note"]
     return LicenceBase(licences, tuple(patterns), free_text, not_licences, required)
 
@@ -299,46 +284,45 @@ BUILTIN_RULES = ("licence-missing", "licence-vague", "same-licence", "no-rule")
 GATING_RULES = ("gate-unchanged", "gate-dropped", "gate-added", "gate-unknown")
 
 
-def _citations(doc: LocatedYaml, path: tuple, raw: Any, *, required: bool) -> tuple[Citation, ...]:
+def _citations(check: Checker, path: tuple, raw: Any, *, required: bool
+               ) -> tuple[Citation, ...]:
     items = raw or []
     if not isinstance(items, list) or (required and not items):
-        raise FrameworkError(f"{doc.where(path)}: a rule needs 'cites': a list of {{url, clause}}")
+        raise check.fail(path, "a rule needs 'cites': a list of {url, clause}")
     out = []
     for j, item in enumerate(items):
         if not isinstance(item, Mapping) or not _URL.match(str(item.get("url") or "")) \
                 or not item.get("clause"):
-            raise FrameworkError(f"{doc.where((*path, j))}: a citation needs an http(s) 'url' "
-                                 "and a 'clause'")
+            raise check.fail((*path, j), "a citation needs an http(s) 'url' and a 'clause'")
         out.append(Citation(item["url"], str(item["clause"])))
     return tuple(out)
 
 
 def parse_rules(text: str, filename: str, base: LicenceBase) -> RuleTable:
     """Parse and check `licence_rules.yaml`; expand groups into pairs; refuse a pair twice."""
-    doc = _load(text, filename)
-    data = doc.data
+    check = _load(text, filename)
+    data = check.doc.data
     groups: dict[str, tuple[str, ...]] = {}
     for name, members in (data.get("groups") or {}).items():
-        ids = _str_list(doc, ("groups", name), members)
+        ids = _str_list(check, ("groups", name), members)
         for member in ids:
             if member not in base.licences:
-                raise FrameworkError(f"{doc.where(('groups', name))}: '{member}' is not in "
-                                     "licences.yaml")
+                raise check.fail(("groups", name), f"'{member}' is not in licences.yaml")
             if not base.licences[member].specific:
-                raise FrameworkError(f"{doc.where(('groups', name))}: '{member}' is a "
-                                     f"{base.licences[member].kind}, not one licence text")
+                raise check.fail(("groups", name), f"'{member}' is a "
+                                 f"{base.licences[member].kind}, not one licence text")
         groups[name] = ids
     builtin: dict[str, DriftRule] = {}
     for i, raw in enumerate(data.get("builtin") or []):
         path = ("builtin", i)
         rule_id = raw.get("id") if isinstance(raw, Mapping) else None
         if rule_id not in BUILTIN_RULES or rule_id in builtin:
-            raise FrameworkError(f"{doc.where(path)}: built-in rule id must be one of "
-                                 + ", ".join(BUILTIN_RULES) + " (once each)")
+            raise check.fail(path, "built-in rule id must be one of "
+                             + ", ".join(BUILTIN_RULES) + " (once each)")
         if raw.get("verdict") not in VERDICTS or not raw.get("reason"):
-            raise FrameworkError(f"{doc.where(path)}: needs a 'verdict' and a 'reason'")
+            raise check.fail(path, "needs a 'verdict' and a 'reason'")
         builtin[rule_id] = DriftRule(rule_id, raw["verdict"], raw["reason"],
-                                     _citations(doc, (*path, "cites"), raw.get("cites"),
+                                     _citations(check, (*path, "cites"), raw.get("cites"),
                                                 required=False))
     missing = [r for r in BUILTIN_RULES if r not in builtin]
     if missing:
@@ -347,7 +331,7 @@ def parse_rules(text: str, filename: str, base: LicenceBase) -> RuleTable:
     def expand(path: tuple, value: Any) -> tuple[str, ...]:
         names = [value] if isinstance(value, str) else value
         if not isinstance(names, list) or not names:
-            raise FrameworkError(f"{doc.where(path)}: a licence id, a group, or a list of them")
+            raise check.fail(path, "a licence id, a group, or a list of them")
         out: list[str] = []
         for name in names:
             if name in groups:
@@ -355,46 +339,40 @@ def parse_rules(text: str, filename: str, base: LicenceBase) -> RuleTable:
             elif name in base.licences and base.licences[name].specific:
                 out.append(name)
             else:
-                raise FrameworkError(f"{doc.where(path)}: '{name}' is neither a group nor a "
-                                     "specific licence of licences.yaml")
+                raise check.fail(path, f"'{name}' is neither a group nor a specific licence "
+                                       "of licences.yaml")
         return tuple(dict.fromkeys(out))
 
     rules: list[DriftRule] = []
     by_pair: dict[tuple[str, str], DriftRule] = {}
     seen: set[str] = set(builtin)
-    for i, raw in enumerate(data.get("rules") or []):
-        path = ("rules", i)
-        if not isinstance(raw, Mapping):
-            raise FrameworkError(f"{doc.where(path)}: a rule must be a mapping")
-        rule_id = raw.get("id")
-        if not isinstance(rule_id, str) or not rule_id or rule_id in seen:
-            raise FrameworkError(f"{doc.where((*path, 'id'))}: missing or duplicate rule id "
-                                 f"'{rule_id}'")
-        seen.add(rule_id)
+    for path, raw in check.items(data.get("rules") or [], ("rules",),
+                                 "a rule must be a mapping"):
+        rule_id = check.new_id(raw.get("id"), (*path, "id"), seen, "rule id")
         verdict = raw.get("verdict")
         if verdict not in VERDICTS or verdict == "unchanged":
-            raise FrameworkError(f"{doc.where((*path, 'verdict'))}: '{verdict}' must be one of "
-                                 "changed-compatible, changed-incompatible, unknown")
+            raise check.fail((*path, "verdict"), f"'{verdict}' must be one of "
+                             "changed-compatible, changed-incompatible, unknown")
         if not raw.get("reason"):
-            raise FrameworkError(f"{doc.where(path)}: a rule needs a 'reason'")
+            raise check.fail(path, "a rule needs a 'reason'")
         parents = expand((*path, "parent"), raw.get("parent"))
         children = expand((*path, "child"), raw.get("child"))
         pairs = tuple((p, c) for p in parents for c in children if p != c)
         rule = DriftRule(rule_id, verdict, raw["reason"],
-                         _citations(doc, (*path, "cites"), raw.get("cites"), required=True),
+                         _citations(check, (*path, "cites"), raw.get("cites"), required=True),
                          pairs)
         for pair in pairs:
             if pair in by_pair:
-                raise FrameworkError(f"{doc.where(path)}: pair {pair[0]} → {pair[1]} is already "
-                                     f"decided by rule '{by_pair[pair].id}'")
+                raise check.fail(path, f"pair {pair[0]} → {pair[1]} is already decided by "
+                                       f"rule '{by_pair[pair].id}'")
             by_pair[pair] = rule
         rules.append(rule)
     gating: dict[str, str] = {}
     for i, raw in enumerate(data.get("gating") or []):
         rule_id = raw.get("id") if isinstance(raw, Mapping) else None
         if rule_id not in GATING_RULES or rule_id in gating or not raw.get("reason"):
-            raise FrameworkError(f"{doc.where(('gating', i))}: gating rule id must be one of "
-                                 + ", ".join(GATING_RULES) + " (once each), with a 'reason'")
+            raise check.fail(("gating", i), "gating rule id must be one of "
+                             + ", ".join(GATING_RULES) + " (once each), with a 'reason'")
         gating[rule_id] = raw["reason"]
     if set(gating) != set(GATING_RULES):
         raise FrameworkError(f"{filename}: gating rules missing: "

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from llmcarto.errors import FrameworkError
-from llmcarto.framework.yamlfile import YamlSyntaxError, load_located
+from llmcarto.framework.validate import Checker, parse_document
 
 PACKAGED_ORGANISATIONS = "organisations.yaml"
 DOMAIN = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -41,51 +41,45 @@ class Organisation:
 
 def parse_organisations(text: str, filename: str) -> list[Organisation]:
     """The entries of one registry file; a malformed entry is an error naming file:line:field."""
-    try:
-        doc = load_located(text, filename)
-    except YamlSyntaxError as exc:
-        raise FrameworkError(str(exc)) from exc
-    data = doc.data
+    check = Checker(parse_document(text, filename))
+    data = check.doc.data
     if not isinstance(data, Mapping) or not isinstance(data.get("organisations"), list):
-        raise FrameworkError(f"{doc.where(('organisations',))}: expected a list under "
-                             "'organisations:'")
+        raise check.fail(("organisations",), "expected a list under 'organisations:'")
     out: list[Organisation] = []
-    for i, raw in enumerate(data["organisations"]):
-        path = ("organisations", i)
-        if not isinstance(raw, Mapping):
-            raise FrameworkError(f"{doc.where(path)}: an organisation must be a mapping")
+    for path, raw in check.items(data["organisations"], ("organisations",),
+                                 "an organisation must be a mapping"):
         name = raw.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise FrameworkError(f"{doc.where((*path, 'name'))}: missing organisation name")
+            raise check.fail((*path, "name"), "missing organisation name")
         domains = raw.get("domains")
         if isinstance(domains, str):
             domains = [domains]
         if not isinstance(domains, list) or not domains:
-            raise FrameworkError(f"{doc.where((*path, 'domains'))}: give a list of domains")
+            raise check.fail((*path, "domains"), "give a list of domains")
         clean = []
         for j, domain in enumerate(domains):
             value = str(domain).strip().lower() if isinstance(domain, str) else ""
             if not DOMAIN.match(value):
-                raise FrameworkError(f"{doc.where((*path, 'domains', j))}: {domain!r} is not a "
-                                     "domain name (e.g. example.org)")
+                raise check.fail((*path, "domains", j), f"{domain!r} is not a domain name "
+                                                        "(e.g. example.org)")
             clean.append(value)
         for key in ("source", "shows"):
             value = raw.get(key)
             if value is None and key == "shows":
                 continue
             if not isinstance(value, str) or not URL.match(value.strip()):
-                raise FrameworkError(
-                    f"{doc.where((*path, key))}: {key} must be an http(s) URL showing that the "
-                    "domain is the organisation's (entries without a source are not accepted)")
+                raise check.fail(
+                    (*path, key), f"{key} must be an http(s) URL showing that the domain is "
+                    "the organisation's (entries without a source are not accepted)")
         kind = raw.get("source_kind", "primary")
         if kind not in SOURCE_KINDS:
-            raise FrameworkError(f"{doc.where((*path, 'source_kind'))}: {kind!r} is not one of "
-                                 f"{', '.join(SOURCE_KINDS)}")
+            raise check.fail((*path, "source_kind"), f"{kind!r} is not one of "
+                                                     f"{', '.join(SOURCE_KINDS)}")
         note = raw.get("note")
         out.append(Organisation(name.strip(), tuple(clean), raw["source"].strip(),
                                 (raw.get("shows") or "").strip() or None, kind,
                                 str(note) if note is not None else None, filename,
-                                doc.line(path)))
+                                check.doc.line(path)))
     return out
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from llmcarto.errors import FrameworkError
 from llmcarto.framework.study import load_study
-from llmcarto.framework.yamlfile import YamlSyntaxError, load_located
+from llmcarto.framework.validate import Checker, parse_document
 
 OUTSIDE_STAGES = ("inherited", "unknown")
 
@@ -114,42 +114,33 @@ class StageRules:
 
 
 def parse_stage_rules(text: str, filename: str) -> StageRules:
-    try:
-        doc = load_located(text, filename)
-    except YamlSyntaxError as exc:
-        raise FrameworkError(str(exc)) from exc
+    check = Checker(parse_document(text, filename))
     study = load_study()
     stages = set(study.stage_keys) | set(OUTSIDE_STAGES)
     domains = {d.key for d in study.artefact_domains}
     rules: list[StageRule] = []
     seen: set[str] = set()
-    for i, raw in enumerate(doc.data.get("rules") or []):
-        path = ("rules", i)
-        if not isinstance(raw, Mapping):
-            raise FrameworkError(f"{doc.where(path)}: a rule must be a mapping")
-        rule_id = str(raw.get("id") or "")
-        if not rule_id or rule_id in seen:
-            raise FrameworkError(f"{doc.where((*path, 'id'))}: missing or duplicate rule id "
-                                 f"'{rule_id}'")
-        seen.add(rule_id)
+    for path, raw in check.items(check.doc.data.get("rules") or [], ("rules",),
+                                 "a rule must be a mapping"):
+        rule_id = check.new_id(str(raw.get("id") or ""), (*path, "id"), seen, "rule id")
         stage = raw.get("stage")
         if stage not in stages:
-            raise FrameworkError(f"{doc.where((*path, 'stage'))}: unknown stage '{stage}'")
+            raise check.fail((*path, "stage"), f"unknown stage '{stage}'")
         activity = raw.get("activity")
         if activity is not None:
             allowed = _activity_keys(study, stage)
             if activity not in allowed:
-                raise FrameworkError(f"{doc.where((*path, 'activity'))}: '{activity}' is not an "
-                                     f"activity or on-ramp of {stage}")
+                raise check.fail((*path, "activity"), f"'{activity}' is not an activity or "
+                                                      f"on-ramp of {stage}")
         if raw.get("domain") not in domains:
-            raise FrameworkError(f"{doc.where((*path, 'domain'))}: unknown artefact domain "
-                                 f"'{raw.get('domain')}'")
+            raise check.fail((*path, "domain"), f"unknown artefact domain "
+                                                f"'{raw.get('domain')}'")
         when = raw.get("when") or {}
         if not isinstance(when, Mapping):
-            raise FrameworkError(f"{doc.where((*path, 'when'))}: 'when' must be a mapping")
+            raise check.fail((*path, "when"), "'when' must be a mapping")
         from_paths = raw.get("activity_from_paths", False)
         if not isinstance(from_paths, bool):
-            raise FrameworkError(f"{doc.where((*path, 'activity_from_paths'))}: true or false")
+            raise check.fail((*path, "activity_from_paths"), "true or false")
         rules.append(StageRule(rule_id, tuple(raw.get("kinds") or ()), dict(when), stage,
                                activity, raw["domain"], str(raw.get("description") or ""),
                                from_paths))
@@ -159,90 +150,81 @@ def parse_stage_rules(text: str, filename: str) -> StageRules:
             raise FrameworkError(f"{filename}: the last rule for kind '{kind}' ({last.id}) must "
                                  "be a catch-all (when: {}) so that nothing goes unplaced")
     activities = {s: frozenset(_activity_keys(study, s)) for s in stages}
-    roles = _parse_roles(doc, stages)
-    return StageRules(tuple(rules), roles, _parse_path_classes(doc, roles, activities),
-                      _parse_flag_rules(doc), activities)
+    roles = _parse_roles(check, stages)
+    return StageRules(tuple(rules), roles, _parse_path_classes(check, roles, activities),
+                      _parse_flag_rules(check), activities)
 
 
-def _parse_roles(doc, stages: set[str]) -> dict[str, str]:
-    raw = doc.data.get("roles") or {}
+def _parse_roles(check: Checker, stages: set[str]) -> dict[str, str]:
+    raw = check.doc.data.get("roles") or {}
     if not isinstance(raw, Mapping):
-        raise FrameworkError(f"{doc.where(('roles',))}: map each repository role to a stage")
+        raise check.fail(("roles",), "map each repository role to a stage")
     for role, stage in raw.items():
         if stage not in stages:
-            raise FrameworkError(f"{doc.where(('roles', role))}: unknown stage '{stage}'")
+            raise check.fail(("roles", role), f"unknown stage '{stage}'")
     return {str(k): str(v) for k, v in raw.items()}
 
 
-def _parse_path_classes(doc, roles: Mapping[str, str],
+def _parse_path_classes(check: Checker, roles: Mapping[str, str],
                         activities: Mapping[str, frozenset[str]]) -> tuple[PathClass, ...]:
     out: list[PathClass] = []
     seen: set[str] = set()
-    raw_list = doc.data.get("path_classes") or []
+    raw_list = check.doc.data.get("path_classes") or []
     if not isinstance(raw_list, list):
-        raise FrameworkError(f"{doc.where(('path_classes',))}: expected a list")
-    for i, raw in enumerate(raw_list):
-        path = ("path_classes", i)
-        if not isinstance(raw, Mapping):
-            raise FrameworkError(f"{doc.where(path)}: a path class must be a mapping")
-        cid = str(raw.get("id") or "")
-        if not cid or cid in seen:
-            raise FrameworkError(f"{doc.where((*path, 'id'))}: missing or duplicate path class "
-                                 f"id '{cid}'")
-        seen.add(cid)
+        raise check.fail(("path_classes",), "expected a list")
+    for path, raw in check.items(raw_list, ("path_classes",),
+                                 "a path class must be a mapping"):
+        cid = check.new_id(str(raw.get("id") or ""), (*path, "id"), seen, "path class id")
         patterns = raw.get("paths")
         if not isinstance(patterns, list) or not patterns:
-            raise FrameworkError(f"{doc.where((*path, 'paths'))}: give a list of regular "
-                                 "expressions")
+            raise check.fail((*path, "paths"), "give a list of regular expressions")
         compiled = []
         for j, pattern in enumerate(patterns):
             try:
                 compiled.append(re.compile(str(pattern)))
             except re.error as exc:
-                raise FrameworkError(f"{doc.where((*path, 'paths', j))}: not a regular "
-                                     f"expression ({exc})") from exc
+                raise check.fail((*path, "paths", j), f"not a regular expression ({exc})") \
+                    from exc
         role = raw.get("role")
         class_roles = tuple(raw.get("roles") or ())
         for r, where in [(role, (*path, "role"))] + [(r, (*path, "roles", k))
                                                      for k, r in enumerate(class_roles)]:
             if r is not None and r not in roles:
-                raise FrameworkError(f"{doc.where(where)}: '{r}' is not a repository role "
-                                     f"({', '.join(roles)})")
+                raise check.fail(where, f"'{r}' is not a repository role ({', '.join(roles)})")
         activity = raw.get("activity")
         if role is None and (activity is None or not class_roles):
-            raise FrameworkError(f"{doc.where(path)}: a path class needs a `role`, or an "
-                                 "`activity` with the `roles` it applies to")
+            raise check.fail(path, "a path class needs a `role`, or an `activity` with the "
+                                   "`roles` it applies to")
         if activity is not None:
             for r in ([role] if role else []) + list(class_roles):
                 if activity not in activities.get(roles[r], frozenset()):
-                    raise FrameworkError(f"{doc.where((*path, 'activity'))}: '{activity}' is "
-                                         f"not an activity or on-ramp of {roles[r]} (role {r})")
+                    raise check.fail((*path, "activity"), f"'{activity}' is not an activity "
+                                     f"or on-ramp of {roles[r]} (role {r})")
         out.append(PathClass(cid, tuple(compiled),
                              tuple(str(x).lower() for x in raw.get("repos") or ()), role,
                              class_roles, activity, str(raw.get("description") or "")))
     return tuple(out)
 
 
-def _parse_flag_rules(doc) -> tuple[FlagRule, ...]:
+def _parse_flag_rules(check: Checker) -> tuple[FlagRule, ...]:
     out: list[FlagRule] = []
-    raw_list = doc.data.get("upstream_contribution") or []
+    raw_list = check.doc.data.get("upstream_contribution") or []
     for i, raw in enumerate(raw_list):
         path = ("upstream_contribution", i)
         if not isinstance(raw, Mapping) or not raw.get("id"):
-            raise FrameworkError(f"{doc.where(path)}: a rule needs an id")
+            raise check.fail(path, "a rule needs an id")
         if raw["id"] in {r.id for r in out}:
-            raise FrameworkError(f"{doc.where((*path, 'id'))}: duplicate rule id '{raw['id']}'")
+            raise check.fail((*path, "id"), f"duplicate rule id '{raw['id']}'")
         if "value" not in raw or raw["value"] not in (True, False, None):
-            raise FrameworkError(f"{doc.where((*path, 'value'))}: value must be true, false or "
-                                 "null")
+            raise check.fail((*path, "value"), "value must be true, false or null")
         when = raw.get("when") or {}
         if not isinstance(when, Mapping):
-            raise FrameworkError(f"{doc.where((*path, 'when'))}: 'when' must be a mapping")
+            raise check.fail((*path, "when"), "'when' must be a mapping")
         out.append(FlagRule(str(raw["id"]), dict(when), raw["value"],
                             str(raw.get("description") or "")))
     if out and out[-1].when:
-        raise FrameworkError(f"{doc.where(('upstream_contribution', len(out) - 1))}: the last "
-                             "upstream_contribution rule must be a catch-all (when: {})")
+        raise check.fail(("upstream_contribution", len(out) - 1), "the last "
+                         "upstream_contribution rule must be a catch-all (when: {})")
     return tuple(out)
 
 

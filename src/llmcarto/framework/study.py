@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from llmcarto.errors import FrameworkError
-from llmcarto.framework.yamlfile import LocatedYaml, PathKey, YamlSyntaxError, load_located
+from llmcarto.framework.validate import Checker, parse_document
+from llmcarto.framework.yamlfile import PathKey
 
 SUPPORTED_VERSION = 1
 STAGE_KEYS = ("pre-training", "post-training", "post-release")
@@ -221,23 +222,13 @@ def _packaged_study() -> Study:
 
 def parse_study(text: str, filename: str = "<study.yaml>") -> Study:
     """Parse YAML text into a validated `Study`; raise FrameworkError on any violation."""
-    try:
-        located = load_located(text, filename)
-    except YamlSyntaxError as exc:
-        raise FrameworkError(str(exc)) from exc
-    return _Reader(located).study()
+    return _Reader(parse_document(text, filename)).study()
 
 
-class _Reader:
+class _Reader(Checker):
     """Walks the parsed YAML, keeping the path so every error names file, line and field."""
 
-    def __init__(self, located: LocatedYaml) -> None:
-        self.located = located
-
     # -- primitives -------------------------------------------------------------------
-
-    def fail(self, path: PathKey, problem: str) -> FrameworkError:
-        return FrameworkError(f"{self.located.where(path)}: {problem}")
 
     def mapping(self, value: Any, path: PathKey, allowed: Iterable[str]) -> dict[str, Any]:
         """Require a mapping with exactly the `allowed` fields (typos must not pass silently)."""
@@ -328,7 +319,7 @@ class _Reader:
 
     def study(self) -> Study:
         root = self.mapping(
-            self.located.data,
+            self.doc.data,
             (),
             (
                 "version",
@@ -364,7 +355,7 @@ class _Reader:
             governance_columns=columns,
             governance_boxes=self.governance_boxes(root["governance"], columns),
             recommendations=self.recommendations(root["recommendations"], ("recommendations",)),
-            source=self.located.filename,
+            source=self.doc.filename,
         )
 
     def reference(self, value: Any, path: PathKey) -> StudyReference:

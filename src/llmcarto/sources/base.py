@@ -9,8 +9,10 @@ the file as a whole cannot be read.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -77,3 +79,71 @@ def read_text(ctx: ReadContext) -> str:
             from exc
     except OSError as exc:
         raise InputError(f"{ctx.name}: cannot read ({exc})") from exc
+
+
+def utc_iso(value: Any) -> str | None:
+    """An ISO 8601 time as text with its offset; a time without one is UTC (the Hub's)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    """One CSV record: its 1-based data row number (0: the header), loc and cells."""
+
+    number: int
+    loc: str  # "row 3 (line 5)": the line is the record's first physical line
+    cells: list[str]
+
+
+def csv_rows(ctx: ReadContext, *, spaces_are_blank: bool = False) -> Iterator[CsvRow | Skip]:
+    """The header row, then every data row of a CSV file, or a Skip for a row that is bad.
+
+    The first item is the header (or, for an empty file, one Skip); a header that does not
+    parse, or a file that is not UTF-8, is unreadable as a whole (InputError). A row the
+    csv module rejects, or whose number of fields differs from the header's, is a Skip and
+    reading goes on. Blank rows (with `spaces_are_blank`, also rows of nothing but spaces)
+    are not rows.
+    """
+    read_text(ctx)  # not UTF-8 → InputError for the whole file
+    with ctx.path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            yield Skip(ctx.name, "line 1", "empty file: no header")
+            return
+        except csv.Error as exc:
+            raise InputError(f"{ctx.name}: header does not parse as CSV ({exc})") from exc
+        yield CsvRow(0, "line 1", header)
+        number, end = 0, reader.line_num
+        while True:
+            start = end + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                number += 1
+                yield Skip(ctx.name, f"row {number} (line {start})", f"CSV error: {exc}")
+                if reader.line_num == end:  # no progress: the csv module cannot go on
+                    return
+                end = reader.line_num
+                continue
+            end = reader.line_num
+            if not cells or (spaces_are_blank and not any(c.strip() for c in cells)):
+                continue
+            number += 1
+            loc = f"row {number} (line {start})"
+            if len(cells) != len(header):
+                yield Skip(ctx.name, loc,
+                           f"row has {len(cells)} fields, the header has {len(header)}")
+                continue
+            yield CsvRow(number, loc, cells)

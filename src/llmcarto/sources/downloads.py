@@ -132,10 +132,40 @@ class _Lines:
         return f"line {line} column {column}"
 
 
-def _broken_skip(ctx: ReadContext, lines: _Lines, exc: _Broken, read: str) -> Skip:
-    return Skip(ctx.name, lines.where(exc.pos),
-                f"JSON damaged or truncated ({exc.problem}); {read} read before it, nothing "
-                f"after it")
+@dataclass
+class _Walked:
+    """A JSON object read up to its end or its damage: the plain members (`meta`), each
+    member of the nested objects as (section, key, value, loc), and the damage, if any."""
+
+    lines: _Lines
+    meta: dict[str, Any] = field(default_factory=dict)
+    entries: list[tuple[str, str, Any, str]] = field(default_factory=list)
+    damage: _Broken | None = None
+
+    def broken(self, ctx: ReadContext, read: str) -> Skip | None:
+        """The Skip saying where the damage is and that `read` came before it."""
+        if self.damage is None:
+            return None
+        return Skip(ctx.name, self.lines.where(self.damage.pos),
+                    f"JSON damaged or truncated ({self.damage.problem}); {read} read before "
+                    f"it, nothing after it")
+
+
+def _walk(text: str, sections: frozenset[str]) -> _Walked:
+    """Walk the top-level object of `text`, and each member of the objects under the
+    `sections` keys with its loc (``repos "a/b" (line 12)``); stop at damage."""
+    walked = _Walked(_Lines(text))
+    try:
+        for key, _, value in _members(text, 0, sections):
+            if not isinstance(value, _Nested):
+                walked.meta[key] = value
+                continue
+            for item, pos, entry in _members(text, value.pos, done=value):
+                walked.entries.append((key, item, entry,
+                                       f'{key} "{item}" (line {walked.lines(pos)})'))
+    except _Broken as exc:
+        walked.damage = exc
+    return walked
 
 
 # ---------------------------------------------------------------- value helpers
@@ -256,28 +286,17 @@ class SnapshotReader:
                 and ('"downloads_30d"' in text or _has(text, "manifest_content_hash")))
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        text = read_text(ctx)
-        lines = _Lines(text)
-        meta: dict[str, Any] = {}
+        walked = _walk(read_text(ctx), frozenset({"repos", "rows"}))
+        meta = walked.meta
         repos: list[tuple[str, Mapping[str, Any], str]] = []
         families: list[tuple[str, Mapping[str, Any], str]] = []
         skips: list[Skip] = []
-        broken: Skip | None = None
-        try:
-            for key, _, value in _members(text, 0, frozenset({"repos", "rows"})):
-                if not isinstance(value, _Nested):
-                    meta[key] = value
-                    continue
-                bucket = repos if key == "repos" else families
-                for item, pos, entry in _members(text, value.pos, done=value):
-                    loc = f'{key} "{item}" (line {lines(pos)})'
-                    if not isinstance(entry, Mapping):
-                        skips.append(Skip(ctx.name, loc, f"{key} entry is not an object"))
-                    else:
-                        bucket.append((item, entry, loc))
-        except _Broken as exc:
-            broken = _broken_skip(ctx, lines, exc,
-                                  f"{len(repos)} repos and {len(families)} families")
+        for key, item, entry, loc in walked.entries:
+            if not isinstance(entry, Mapping):
+                skips.append(Skip(ctx.name, loc, f"{key} entry is not an object"))
+            else:
+                (repos if key == "repos" else families).append((item, entry, loc))
+        broken = walked.broken(ctx, f"{len(repos)} repos and {len(families)} families")
         day = _day(meta.get("snapshot_date")) or _day(ctx.path.stem)
         if day is None:  # undated counts would be misdated by the import: none are kept
             yield Skip(ctx.name, "file", f"no snapshot_date (YYYY-MM-DD) in the file or its "
@@ -438,25 +457,16 @@ class ConfigReader:
                 and _has(text, "regex") and _has(text, "official_org"))
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        text = read_text(ctx)
-        lines = _Lines(text)
-        meta: dict[str, Any] = {}
+        walked = _walk(read_text(ctx), frozenset({"models"}))
+        meta = walked.meta
         rows: list[tuple[str, Mapping[str, Any], str]] = []
         skips: list[Skip] = []
-        broken: Skip | None = None
-        try:
-            for key, _, value in _members(text, 0, frozenset({"models"})):
-                if not isinstance(value, _Nested):
-                    meta[key] = value
-                    continue
-                for family, pos, entry in _members(text, value.pos, done=value):
-                    loc = f'models "{family}" (line {lines(pos)})'
-                    if isinstance(entry, Mapping):
-                        rows.append((family, entry, loc))
-                    else:
-                        skips.append(Skip(ctx.name, loc, "family entry is not an object"))
-        except _Broken as exc:
-            broken = _broken_skip(ctx, lines, exc, f"{len(rows)} families")
+        for _, family, entry, loc in walked.entries:
+            if isinstance(entry, Mapping):
+                rows.append((family, entry, loc))
+            else:
+                skips.append(Skip(ctx.name, loc, "family entry is not an object"))
+        broken = walked.broken(ctx, f"{len(rows)} families")
         file_url = ctx.extras.get("file_url")
         version = _int(meta.get("version"))
         for position, (family, entry, loc) in enumerate(rows, start=1):
@@ -507,21 +517,9 @@ class ManifestReader:
                 and not _has(text, "snapshot_date"))
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        text = read_text(ctx)
-        lines = _Lines(text)
-        meta: dict[str, Any] = {}
-        members: list[tuple[str, str, Any, str]] = []  # (section, key, value, loc)
-        broken: Skip | None = None
-        try:
-            lazy = frozenset({"rows", "unmatched_repos_by_org"})
-            for key, _, value in _members(text, 0, lazy):
-                if not isinstance(value, _Nested):
-                    meta[key] = value
-                    continue
-                for item, pos, entry in _members(text, value.pos, done=value):
-                    members.append((key, item, entry, f'{key} "{item}" (line {lines(pos)})'))
-        except _Broken as exc:
-            broken = _broken_skip(ctx, lines, exc, f"{len(members)} entries")
+        walked = _walk(read_text(ctx), frozenset({"rows", "unmatched_repos_by_org"}))
+        meta, members = walked.meta, walked.entries  # members: (section, key, value, loc)
+        broken = walked.broken(ctx, f"{len(members)} entries")
         common = {"generated_at": _str(meta.get("generated_at")),
                   "manifest_content_hash": _str(meta.get("manifest_content_hash"))}
         day = (common["generated_at"] or "")[:10] or None

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from llmcarto.errors import InputError
-from llmcarto.sources.base import ReadContext, Record, Skip, read_text
+from llmcarto.sources.base import CsvRow, ReadContext, Record, Skip, csv_rows, read_text
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
@@ -289,55 +289,28 @@ class EcosystemCsvReader:
         return {h.strip() for h in header} >= _CSV_REQUIRED
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        read_text(ctx)  # not UTF-8 → InputError for the whole file
-        with ctx.path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            try:
-                header = [h.strip() for h in next(reader)]
-            except StopIteration:
-                yield Skip(ctx.name, "line 1", "empty file: no header")
-                return
-            except csv.Error as exc:
-                raise InputError(f"{ctx.name}: header does not parse as CSV ({exc})") from exc
-            if not set(header) >= _CSV_REQUIRED:
-                raise InputError(f"{ctx.name}: not an ecosystem-graphs export (header lacks "
-                                 f"{sorted(_CSV_REQUIRED - set(header))})")
-            file_url = ctx.extras.get("file_url")
-            yield from _csv_rows(ctx.name, reader, header, file_url)
-
-
-def _csv_rows(name: str, reader: Any, header: list[str],
-              file_url: str | None) -> Iterator[Record | Skip]:
-    number, end = 0, reader.line_num
-    while True:
-        start = end + 1
-        try:
-            cells = next(reader)
-        except StopIteration:
+        rows = csv_rows(ctx)
+        first = next(rows)
+        if isinstance(first, Skip):  # an empty file
+            yield first
             return
-        except csv.Error as exc:
-            number += 1
-            if reader.line_num == end:  # no progress: the csv module cannot go on
-                yield Skip(name, f"row {number} (line {start})", f"CSV error: {exc}")
-                return
-            end = reader.line_num
-            yield Skip(name, f"row {number} (line {start})", f"CSV error: {exc}")
-            continue
-        end = reader.line_num
-        if not cells:
-            continue
-        number += 1
-        loc = f"row {number} (line {start})"
-        if len(cells) != len(header):
-            yield Skip(name, loc, f"row has {len(cells)} fields, the header has {len(header)}")
-            continue
-        values = {h: (c if c != "" else None) for h, c in zip(header, cells, strict=True)}
-        row: dict[str, Any] = {c: values.get(c) for c in CSV_COLUMNS}
-        extra = {h: v for h, v in values.items() if h not in row}
-        row.update({"dependencies_list": _python_list(values.get("dependencies")),
-                    "created_date_iso": iso_date(values.get("created_date")),
-                    "row_number": number, "extra": extra or None})
-        yield Record("eco_asset_csv", row, http_url(values.get("url")) or file_url, loc)
+        header = [h.strip() for h in first.cells]
+        if not set(header) >= _CSV_REQUIRED:
+            raise InputError(f"{ctx.name}: not an ecosystem-graphs export (header lacks "
+                             f"{sorted(_CSV_REQUIRED - set(header))})")
+        file_url = ctx.extras.get("file_url")
+        for item in rows:
+            yield item if isinstance(item, Skip) else _csv_record(item, header, file_url)
+
+
+def _csv_record(item: CsvRow, header: list[str], file_url: str | None) -> Record:
+    values = {h: (c if c != "" else None) for h, c in zip(header, item.cells, strict=True)}
+    row: dict[str, Any] = {c: values.get(c) for c in CSV_COLUMNS}
+    extra = {h: v for h, v in values.items() if h not in row}
+    row.update({"dependencies_list": _python_list(values.get("dependencies")),
+                "created_date_iso": iso_date(values.get("created_date")),
+                "row_number": item.number, "extra": extra or None})
+    return Record("eco_asset_csv", row, http_url(values.get("url")) or file_url, item.loc)
 
 
 READERS: list = [EcosystemAssetsReader(), EcosystemCsvReader()]

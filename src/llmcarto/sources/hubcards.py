@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -265,6 +265,23 @@ def iter_json_lines(ctx: ReadContext) -> Iterator[tuple[int, Any] | Skip]:
             yield number, value
 
 
+def checked_json_lines(ctx: ReadContext, problem_of: Callable[[Any], str | None]
+                       ) -> Iterator[tuple[str, Any] | Skip]:
+    """(loc, decoded JSON) per line that `problem_of` finds no problem with; a line it
+    does, or one `iter_json_lines` cannot decode, is a Skip naming the line."""
+    for item in iter_json_lines(ctx):
+        if isinstance(item, Skip):
+            yield item
+            continue
+        number, obj = item
+        loc = f"line {number}"
+        problem = problem_of(obj)
+        if problem:
+            yield Skip(ctx.name, loc, problem)
+            continue
+        yield loc, obj
+
+
 _CARD_FIELDS = {"id": str, "url": str}
 _CARD_OPTIONAL = ("repo_type", "case", "role", "source_host", "revision", "yaml",
                   "body_head", "notes")
@@ -286,16 +303,11 @@ class HubCardsReader:
         return all(key in first for key in (b'"repo_type"', b'"source_host"', b'"yaml'))
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        for item in iter_json_lines(ctx):
+        for item in checked_json_lines(ctx, _card_problem):
             if isinstance(item, Skip):
                 yield item
                 continue
-            number, obj = item
-            loc = f"line {number}"
-            problem = _card_problem(obj)
-            if problem:
-                yield Skip(ctx.name, loc, problem)
-                continue
+            loc, obj = item
             collapsed = obj.get("yaml_collapsed")
             meta = parse_card_yaml(obj.get("yaml"), collapsed=bool(collapsed))
             row = card_row(

@@ -33,7 +33,7 @@ from typing import Any
 
 from llmcarto.errors import InputError
 from llmcarto.privacy import hub_handle_pseudonym, pseudonymise_trailers
-from llmcarto.sources.base import ReadContext, Record, Skip
+from llmcarto.sources.base import ReadContext, Record, Skip, utc_iso
 
 HUB = "https://huggingface.co/"
 _COMMIT_COLUMNS = ("repo_url", "commit_hash", "model_file_path", "serialization_format",
@@ -59,16 +59,6 @@ def pseudonymise_message(message: str) -> tuple[str, list[dict[str, Any]]]:
     coauthors = [{"name": t.pseudonym, "email": t.email, "is_bot": is_bot_name(t.raw_name)}
                  for t in trailers if t.key.lower() == "co-authored-by"]
     return text, coauthors
-
-
-def _utc(text: str) -> str | None:
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat()
 
 
 def _csv_rows(ctx: ReadContext) -> Iterator[tuple[int, int, list[str]] | Skip]:
@@ -113,6 +103,24 @@ def _header(ctx: ReadContext, rows: Iterator[Any], required: tuple[str, ...]) ->
     return header
 
 
+def _records(ctx: ReadContext, required: tuple[str, ...]
+             ) -> Iterator[tuple[str, int, dict[str, str]] | Skip]:
+    """(loc, row number, {column: field}) per data row that has as many fields as the
+    header (which must name `required`); any other row is a Skip."""
+    rows = _csv_rows(ctx)
+    header = _header(ctx, rows, required)
+    for item in rows:
+        if isinstance(item, Skip):
+            yield item
+            continue
+        number, line, fields = item
+        loc = f"row {number} (line {line})"
+        if len(fields) != len(header):
+            yield Skip(ctx.name, loc, f"{len(fields)} fields, the header has {len(header)}")
+            continue
+        yield loc, number, dict(zip(header, fields, strict=True))
+
+
 def _header_of(head: bytes) -> list[str]:
     line = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].rstrip(b"\r")
     return [h.strip() for h in line.decode("utf-8", "replace").split(",")]
@@ -133,21 +141,14 @@ class HubCommitsReader:
         return set(_COMMIT_COLUMNS) <= set(_header_of(head))
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        rows = _csv_rows(ctx)
-        header = _header(ctx, rows, _COMMIT_COLUMNS)
-        for item in rows:
+        for item in _records(ctx, _COMMIT_COLUMNS):
             if isinstance(item, Skip):
                 yield item
                 continue
-            number, line, fields = item
-            loc = f"row {number} (line {line})"
-            if len(fields) != len(header):
-                yield Skip(ctx.name, loc, f"{len(fields)} fields, the header has {len(header)}")
-                continue
-            raw = dict(zip(header, fields, strict=True))
+            loc, number, raw = item
             repo = raw["repo_url"].strip().removeprefix(HUB)
             sha = raw["commit_hash"].strip()
-            date = _utc(raw["date"])
+            date = utc_iso(raw["date"])
             if not _REPO_ID.match(repo):
                 yield Skip(ctx.name, loc, f"repo_url {raw['repo_url']!r} is not owner/name")
                 continue
@@ -188,18 +189,11 @@ class PrUrlReader:
         return "pr_url" in _header_of(head) and is_bot == self.bot_file
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        rows = _csv_rows(ctx)
-        header = _header(ctx, rows, ("pr_url",))
-        for item in rows:
+        for item in _records(ctx, ("pr_url",)):
             if isinstance(item, Skip):
                 yield item
                 continue
-            number, line, fields = item
-            loc = f"row {number} (line {line})"
-            if len(fields) != len(header):
-                yield Skip(ctx.name, loc, f"{len(fields)} fields, the header has {len(header)}")
-                continue
-            raw = dict(zip(header, fields, strict=True))
+            loc, _, raw = item
             url = raw.pop("pr_url").strip()
             match = _PR_URL.match(url)
             if not match:

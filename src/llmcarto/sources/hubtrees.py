@@ -22,16 +22,15 @@ import ast
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from llmcarto.sources.base import ReadContext, Record, Skip
+from llmcarto.sources.base import ReadContext, Record, Skip, utc_iso
 from llmcarto.sources.hubcards import (
     MODEL_CARD_COLUMNS,
     card_row,
     card_skip,
-    iter_json_lines,
+    checked_json_lines,
     parse_card_yaml,
 )
 
@@ -88,16 +87,11 @@ class HubTreesReader:
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
         tree = Path(ctx.name).stem
         snapshot = crawl_date(ctx.path)
-        for item in iter_json_lines(ctx):
+        for item in checked_json_lines(ctx, _line_problem):
             if isinstance(item, Skip):
                 yield item
                 continue
-            number, obj = item
-            loc = f"line {number}"
-            problem = _line_problem(obj)
-            if problem:
-                yield Skip(ctx.name, loc, problem)
-                continue
+            loc, obj = item
             yield from _records(ctx, tree, obj, loc, snapshot)
 
 
@@ -172,8 +166,8 @@ def _records(ctx: ReadContext, tree: str, obj: dict[str, Any], loc: str,
         tags = [t for t in _pick(info, "tags") or [] if isinstance(t, str)]
         row.update({
             "author": _text(info, "author"),
-            "created_at": _iso(_pick(info, "created_at", "createdAt")),
-            "last_modified": _iso(_pick(info, "last_modified", "lastModified")),
+            "created_at": utc_iso(_pick(info, "created_at", "createdAt")),
+            "last_modified": utc_iso(_pick(info, "last_modified", "lastModified")),
             "license": _license(tags, card_meta),
             "gated": _gated(_pick(info, "gated")),
             "downloads": _int(_pick(info, "downloads")),
@@ -225,19 +219,6 @@ def _pick(info: dict[str, Any], *keys: str) -> Any:
 def _text(info: dict[str, Any], *keys: str) -> str | None:
     value = _pick(info, *keys)
     return value if isinstance(value, str) and value.strip() else None
-
-
-def _iso(value: Any) -> str | None:
-    """``2023-07-28 17:50:20+00:00`` → ``2023-07-28T17:50:20+00:00`` (Hub times are UTC)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat()
 
 
 def _gated(value: Any) -> str | None:

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from llmcarto.errors import InputError
-from llmcarto.sources.base import ReadContext, Record, Skip, read_text
+from llmcarto.sources.base import ReadContext, Record, Skip, csv_rows, read_text
 from llmcarto.sources.ecosystem import (
     CONSTRUCT_ERRORS,
     compose_yaml,
@@ -272,49 +272,26 @@ class _FmtiReader:
         return numbers == self.numeric
 
     def read(self, ctx: ReadContext) -> Iterator[Record | Skip]:
-        read_text(ctx)  # not UTF-8 → InputError for the whole file
         edition, day = _edition(ctx)
         file_url = ctx.extras.get("file_url")
-        with ctx.path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.reader(fh)
-            try:
-                header = next(reader)
-            except StopIteration:
-                yield Skip(ctx.name, "line 1", "empty file: no header")
-                return
-            except csv.Error as exc:
-                raise InputError(f"{ctx.name}: header does not parse as CSV ({exc})") from exc
-            if not header or header[0].strip().lower() != "indicator":
-                raise InputError(f"{ctx.name}: not an FMTI table (first column is not "
-                                 f"'Indicator')")
-            developers = [h.strip() for h in header[1:]]
-            number, end = 0, reader.line_num
-            while True:
-                start = end + 1
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error as exc:
-                    number += 1
-                    yield Skip(ctx.name, f"row {number} (line {start})", f"CSV error: {exc}")
-                    if reader.line_num == end:
-                        break
-                    end = reader.line_num
-                    continue
-                end = reader.line_num
-                if not cells or not any(c.strip() for c in cells):
-                    continue
-                number += 1
-                loc = f"row {number} (line {start})"
-                if len(cells) != len(header):
-                    yield Skip(ctx.name, loc, f"row has {len(cells)} fields, the header has "
-                                              f"{len(header)}")
-                    continue
-                indicator = cells[0].strip()
-                for developer, cell in zip(developers, cells[1:], strict=True):
-                    yield from self._cell(ctx, edition, indicator, number, developer, cell,
-                                          f"{loc} column {developer}", file_url, day)
+        rows = csv_rows(ctx, spaces_are_blank=True)
+        first = next(rows)
+        if isinstance(first, Skip):  # an empty file
+            yield first
+            return
+        header = first.cells
+        if not header or header[0].strip().lower() != "indicator":
+            raise InputError(f"{ctx.name}: not an FMTI table (first column is not "
+                             f"'Indicator')")
+        developers = [h.strip() for h in header[1:]]
+        for item in rows:
+            if isinstance(item, Skip):
+                yield item
+                continue
+            indicator = item.cells[0].strip()
+            for developer, cell in zip(developers, item.cells[1:], strict=True):
+                yield from self._cell(ctx, edition, indicator, item.number, developer, cell,
+                                      f"{item.loc} column {developer}", file_url, day)
 
     def _cell(self, ctx: ReadContext, edition: str | None, indicator: str, number: int,
               developer: str, cell: str, loc: str, file_url: str | None,
