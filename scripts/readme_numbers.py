@@ -14,6 +14,8 @@ from llmcarto.analysis.affiliation import affiliation_shares, shares_markdown
 from llmcarto.analysis.licence_drift import readme_block as licences_block
 from llmcarto.analysis.lineage_readme import readme_block as lineage_block
 from llmcarto.analysis.lineage_readme import update_readme as update_lineage
+from llmcarto.analysis.measures import readme_block as measures_block
+from llmcarto.analysis.measures import update_readme as update_measures
 from llmcarto.store import open_published
 from llmcarto.store.build import build
 from llmcarto.store.status import status, status_markdown
@@ -35,6 +37,7 @@ def main() -> int:
             licences = licences_block(con)
             affiliation = shares_markdown(affiliation_shares(con))
             lineage = lineage_block(con)
+            measures = measures_block(con)
         finally:
             con.close()
     text = README.read_text(encoding="utf-8")
@@ -45,6 +48,7 @@ def main() -> int:
     text = LICENCES_BLOCK.sub(lambda m: m.group(1) + licences + m.group(3), text)
     text = AFFILIATION_BLOCK.sub(lambda m: m.group(1) + affiliation + m.group(3), text)
     text = update_lineage(text, lineage)
+    text = update_measures(text, measures)
     README.write_text(text, encoding="utf-8")
     print("README numbers updated")
     return 0

@@ -12,6 +12,8 @@ from llmcarto.analysis.affiliation import affiliation_shares
 from llmcarto.analysis.measures import (
     CONVERT_BOT_EMAIL,
     MIN_N,
+    MONTHLY_GIT,
+    MONTHLY_HUB,
     activity_decay,
     contributor_absence_factor,
     elephant_factor,
@@ -243,3 +245,204 @@ def test_export_measures_json_csv_and_errors(built_store: Path, tmp_path: Path):
     assert len(lines) == len(doc["measures"]) + 1
     bad = runner.invoke(app, ["--db", str(built_store), "export", "measures", "--case", "nope"])
     assert bad.exit_code != 0 and "no such case" in str(bad.exception)
+
+
+# ------------------------------------------------------------------- monthly series
+
+def _monthly(con, case, measure, repo="*", stage="*", platform="git"):
+    return {p: (v, n) for p, v, n in con.execute(
+        "SELECT period, value, n FROM collab_measure WHERE case_key = ? AND repo = ? "
+        "AND stage = ? AND platform = ? AND measure = ? AND period <> 'all'",
+        [case, repo, stage, platform, measure]).fetchall()}
+
+
+def test_monthly_repo_series_against_the_raw_commit_tables(published):
+    """allenai/OLMo-core (no inherited history): monthly commits and contributors from
+    git_commit / git_commit_person, new and returning from first months, external share
+    from the commits' classes — none of it through analysis.measures."""
+    repo, case = "allenai/OLMo-core", "allenai"
+    assert not published.execute("SELECT count(*) FROM commit_affiliation WHERE repo = ? "
+                                 "AND inherited", [repo]).fetchone()[0]
+    raw = published.execute("""
+        SELECT strftime(c.author_date AT TIME ZONE 'UTC', '%Y-%m') AS m,
+               count(DISTINCT c.sha) AS commits,
+               count(DISTINCT p.person) FILTER (WHERE p.author_kind = 'person') AS people
+        FROM git_commit c LEFT JOIN git_commit_person p USING (repo, sha)
+        WHERE c.repo = ? GROUP BY 1""", [repo]).fetchall()
+    assert len(raw) >= 6
+    commits, people = _monthly(published, case, "commits", repo), \
+        _monthly(published, case, "contributors", repo)
+    assert {m: c for m, c, _ in raw} == {m: v for m, (v, _n) in commits.items()}
+    assert {m: p for m, _, p in raw} == {m: v for m, (v, _n) in people.items()}
+    first = dict(published.execute("""
+        SELECT p.person, min(strftime(c.author_date AT TIME ZONE 'UTC', '%Y-%m'))
+        FROM git_commit c JOIN git_commit_person p USING (repo, sha)
+        WHERE c.repo = ? AND p.author_kind = 'person' GROUP BY 1""", [repo]).fetchall())
+    active = published.execute("""
+        SELECT DISTINCT p.person, strftime(c.author_date AT TIME ZONE 'UTC', '%Y-%m')
+        FROM git_commit c JOIN git_commit_person p USING (repo, sha)
+        WHERE c.repo = ? AND p.author_kind = 'person'""", [repo]).fetchall()
+    new = {m: sum(1 for p, mm in active if mm == m and first[p] == m) for m in commits}
+    ret = {m: sum(1 for p, mm in active if mm == m and first[p] < m) for m in commits}
+    assert new == {m: v for m, (v, _) in _monthly(published, case, "new_contributors",
+                                                    repo).items()}
+    assert ret == {m: v for m, (v, _) in _monthly(published, case, "returning_contributors",
+                                                    repo).items()}
+    assert sum(ret.values()) > 0 and sum(new.values()) == len(first)
+    shares = _monthly(published, case, "external_share", repo)
+    checked = 0
+    for m, ext, known, unknown in published.execute("""
+            SELECT strftime(date AT TIME ZONE 'UTC', '%Y-%m'),
+                   count(*) FILTER (WHERE author_class = 'external'),
+                   count(*) FILTER (WHERE author_class IN ('internal', 'partner', 'external')),
+                   count(*) FILTER (WHERE author_class = 'unknown')
+            FROM commit_affiliation WHERE repo = ? AND NOT inherited GROUP BY 1""",
+                                                    [repo]).fetchall():
+        value, n = shares[m]
+        assert n == known
+        row = _m(published, case, "external_share", repo=repo, period=m)
+        assert row["unknown_share"] == pytest.approx(unknown / (known + unknown))
+        if known >= MIN_N:
+            assert value == pytest.approx(ext / known)
+            checked += 1
+        else:
+            assert value is None and row["status"] == "insufficient data"
+    assert checked >= 3
+
+
+def test_monthly_stage_cell_against_the_stage_traces(published):
+    """A (case, repo, stage) cell's monthly commits and organisations, counted in SQL over
+    stage_trace ⋈ commit_affiliation."""
+    case, repo, stage = "eleutherai", "EleutherAI/lm-evaluation-harness", "post-release"
+    want = {m: (c, o) for m, c, o in published.execute("""
+        SELECT strftime(t.date AT TIME ZONE 'UTC', '%Y-%m'), count(*),
+               count(DISTINCT a.author_org) FILTER (
+                   WHERE a.author_class IN ('internal', 'partner', 'external'))
+        FROM stage_trace t JOIN commit_affiliation a
+          ON t.case_key = a.case_key AND t.item_key = a.repo || '@' || a.sha
+        WHERE t.item_kind = 'commit' AND t.case_key = ? AND a.repo = ? AND t.stage = ?
+        GROUP BY 1""", [case, repo, stage]).fetchall()}
+    assert len(want) > 12
+    commits = _monthly(published, case, "commits", repo, stage)
+    orgs = _monthly(published, case, "organisations", repo, stage)
+    assert {m: (commits[m][0], orgs[m][0]) for m in commits} == want
+
+
+def test_monthly_commits_add_up_to_the_overall_commits_in_every_cell(published):
+    cells = published.execute("""
+        SELECT platform, case_key, repo, stage,
+               max(n) FILTER (WHERE period = 'all') AS overall,
+               sum(n) FILTER (WHERE period <> 'all') AS monthly,
+               max(value) FILTER (WHERE period = 'all') AS value,
+               sum(value) FILTER (WHERE period <> 'all') AS monthly_value,
+               count(*) FILTER (WHERE period <> 'all') AS months
+        FROM collab_measure WHERE measure = 'commits' GROUP BY ALL""").fetchall()
+    git = [c for c in cells if c[0] == "git"]
+    assert len(git) > 50 and all(c[8] > 0 for c in git)
+    for platform, case, repo, stage, overall, monthly, value, mvalue, _months in cells:
+        assert (monthly or 0) == overall, (platform, case, repo, stage)
+        if value is not None and platform == "git":
+            assert mvalue == value, (case, repo, stage)
+    # every git cell has the whole monthly series, one row per measure and month
+    per = dict(published.execute("""
+        SELECT measure, count(*) FROM collab_measure WHERE platform = 'git'
+        AND period <> 'all' GROUP BY 1""").fetchall())
+    assert set(per) == set(MONTHLY_GIT) == {"commits", "contributors", "new_contributors",
+                                            "returning_contributors", "external_share",
+                                            "organisations"}
+    assert {m for (m,) in published.execute(
+        "SELECT DISTINCT measure FROM collab_measure WHERE platform = 'hub' "
+        "AND period <> 'all'").fetchall()} == set(MONTHLY_HUB)
+    assert len(set(per.values())) == 1
+
+
+def test_hub_monthly_rows_against_hf_commit(published):
+    from llmcarto.analysis.stages import case_index
+
+    index = case_index(published)
+    want: dict[str, dict[str, int]] = {}
+    commits = published.execute("""
+        SELECT repo_id, min(strftime(date AT TIME ZONE 'UTC', '%Y-%m')),
+               count(DISTINCT strftime(date AT TIME ZONE 'UTC', '%Y-%m'))
+        FROM hf_commit GROUP BY repo_id, commit_hash""").fetchall()
+    assert all(k == 1 for _r, _m, k in commits)  # one month per (repo, commit)
+    for repo_id, month, _k in commits:
+        for case in index.cases_of_owner(repo_id):
+            want.setdefault(case, {}).setdefault(month, 0)
+            want[case][month] += 1
+    assert want.get("bigscience")
+    for case, months in want.items():
+        got = _monthly(published, case, "commits", platform="hub")
+        assert {m: n for m, (_v, n) in got.items()} == months
+        overall = _m(published, case, "commits", platform="hub")
+        if overall["value"] is None:  # too few Hub commits: every month null too
+            assert all(v is None for v, _n in got.values())
+        else:
+            assert {m: v for m, (v, _n) in got.items()} == months
+
+
+def test_every_commits_row_links_to_exactly_its_items(published):
+    """The evidence link of each `commits` row (git and Hub, overall and monthly), read
+    back with the atlas' own filter, selects exactly n traces."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from llmcarto.atlas.queries import EvidenceFilter
+
+    rows = published.execute("SELECT n, evidence FROM collab_measure "
+                             "WHERE measure = 'commits' AND n > 0").fetchall()
+    assert len(rows) > 1000
+    seen = set()
+    for n, url in rows:
+        flt = EvidenceFilter(**dict(parse_qsl(urlsplit(url).query)))
+        seen.update(name for name, _ in flt.items())
+        where, params = flt.where()
+        assert published.execute(f"SELECT count(*) FROM stage_trace {where}",
+                                 params).fetchone()[0] == n, url
+    assert {"repo", "month", "stage", "kind", "case"} <= seen
+
+
+# ----------------------------------------------------------------------- exports
+
+def test_export_measures_parquet_and_period(built_store: Path, tmp_path: Path):
+    import duckdb
+    from typer.testing import CliRunner
+
+    from llmcarto.cli import app
+    from llmcarto.commands.measures import MEASURE_FIELDS
+
+    runner = CliRunner()
+    base = ["--db", str(built_store), "export", "measures", "--case", "eleutherai"]
+    docs = {}
+    for period in ("overall", "monthly", "both"):
+        res = runner.invoke(app, [*base, "--period", period])
+        assert res.exit_code == 0, res.output
+        docs[period] = json.loads(res.output)["measures"]
+    assert docs["overall"] and all(r["period"] == "all" for r in docs["overall"])
+    assert docs["monthly"] and all(r["period"] != "all" for r in docs["monthly"])
+    assert len(docs["both"]) == len(docs["overall"]) + len(docs["monthly"])
+    out = tmp_path / "m.parquet"
+    res = runner.invoke(app, [*base, "--format", "parquet", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    con = duckdb.connect()
+    cur = con.execute(f"SELECT {', '.join(MEASURE_FIELDS)} FROM read_parquet(?)", [str(out)])
+    back = [dict(zip(MEASURE_FIELDS, r, strict=True)) for r in cur.fetchall()]
+    assert back == docs["both"]
+    assert dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                            "read_parquet(?))", [str(out)]).fetchall())["n"] == "INTEGER"
+    for args, message in (([*base, "--format", "parquet"], "give --out"),
+                          ([*base, "--period", "weekly"], "--period 'weekly'"),
+                          ([*base, "--format", "xml"], "--format 'xml'")):
+        bad = runner.invoke(app, args)
+        assert bad.exit_code != 0 and message in str(bad.exception), bad.output
+
+
+def test_readme_measures_block_is_generated(published):
+    from llmcarto.analysis.measures import BLOCK_BEGIN, BLOCK_END, readme_block
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start, end = readme.find(BLOCK_BEGIN), readme.find(BLOCK_END)
+    assert 0 <= start < end, "README.md lost its measures block"
+    block = readme_block(published)
+    assert "`bigscience`" in block
+    assert readme[start + len(BLOCK_BEGIN):end] == block, \
+        "README measures block drifted: run `make readme-numbers`"

@@ -4,8 +4,9 @@ One writer per format over the same edge rows (`EXPORT_COLUMNS`, in that order),
 format holds the same facts: the relation both ways, the rule, the disagreement and the
 provenance of every edge. Graph formats carry the nodes too, with owners shown as in the
 atlas (a case's registered organisation in clear, anyone else as an ``hf-…`` pseudonym).
-The XML writers are hand-written: every value is escaped, and characters XML 1.0 cannot
-hold are replaced by U+FFFD, so untrusted card text can never break the file.
+The XML is `graphfile`'s (the one GraphML/GEXF writer): every value is escaped, and
+characters XML 1.0 cannot hold are replaced by U+FFFD, so untrusted card text can never
+break the file.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ import csv
 import io
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
 import duckdb
+
+from llmcarto.analysis import graphfile
+from llmcarto.analysis.graphfile import text as _text
+from llmcarto.analysis.graphfile import xml_text  # noqa: F401  (public since before graphfile)
 
 FORMATS = ("csv", "json", "parquet", "graphml", "gexf")
 EXPORT_COLUMNS = ("parent", "child", "relation", "declared_relation", "inferred_relation",
@@ -33,24 +35,6 @@ NODE_ATTRIBUTES = ("owner_shown", "registered_case", "crawled", "children_known"
                    "created_at", "library_name", "languages", "spaces")
 _PARQUET_TYPES = {"disagreement": "BOOLEAN", "crawled": "BOOLEAN",
                   "children_known": "BOOLEAN", "spaces": "INTEGER"}
-_XML_BAD = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _text(value: Any) -> str:
-    """A cell as flat text: lists joined by "; ", objects as JSON, None as ''."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, list | tuple):
-        if value and isinstance(value[0], Mapping):
-            return json.dumps(list(value), ensure_ascii=False, sort_keys=True, default=str)
-        return "; ".join(_text(v) for v in value)
-    if isinstance(value, Mapping):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    return str(value)
 
 
 def export_rows(edges: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -111,19 +95,6 @@ def write_parquet(edges: Iterable[Mapping[str, Any]], path: Path) -> int:
 # ------------------------------------------------------------------------ XML formats
 
 
-def xml_text(value: Any) -> str:
-    """`value` as text safe inside an XML 1.0 attribute or element (escaped, no bad chars)."""
-    return _XML_BAD.sub("\ufffd", _text(value))
-
-
-def _attr(value: Any) -> str:
-    return quoteattr(xml_text(value))
-
-
-def _body(value: Any) -> str:
-    return (xml_text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-
-
 def _graph_parts(edges: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]]
                  ) -> tuple[list[Mapping[str, Any]], list[dict[str, Any]]]:
     """Nodes of the edges (with their facts when known) and the edge rows."""
@@ -133,66 +104,20 @@ def _graph_parts(edges: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str
     return [known.get(i, {"id": i}) for i in ids], export_rows(edges)
 
 
+EDGE_KEYS = tuple(c for c in EXPORT_COLUMNS if c not in ("parent", "child"))
+
+
 def to_graphml(edges: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]]) -> str:
     node_list, rows = _graph_parts(edges, nodes)
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
-           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-           'xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns '
-           'http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">']
-    for i, name in enumerate(NODE_ATTRIBUTES):
-        out.append(f'  <key id="n{i}" for="node" attr.name="{name}" attr.type="string"/>')
-    edge_keys = [c for c in EXPORT_COLUMNS if c not in ("parent", "child")]
-    for i, name in enumerate(edge_keys):
-        out.append(f'  <key id="e{i}" for="edge" attr.name="{name}" attr.type="string"/>')
-    out.append('  <graph id="lineage" edgedefault="directed">')
-    for node in node_list:
-        out.append(f'    <node id={_attr(node["id"])}>')
-        for i, name in enumerate(NODE_ATTRIBUTES):
-            if node.get(name) is not None:
-                out.append(f'      <data key="n{i}">{_body(node[name])}</data>')
-        out.append("    </node>")
-    for j, row in enumerate(rows):
-        out.append(f'    <edge id="e{j}" source={_attr(row["parent"])} '
-                   f'target={_attr(row["child"])}>')
-        for i, name in enumerate(edge_keys):
-            if row.get(name) is not None:
-                out.append(f'      <data key="e{i}">{_body(row[name])}</data>')
-        out.append("    </edge>")
-    out += ["  </graph>", "</graphml>", ""]
-    return "\n".join(out)
+    return graphfile.graphml(node_list, rows, NODE_ATTRIBUTES, EDGE_KEYS, graph_id="lineage",
+                             directed=True, source="parent", target="child")
 
 
 def to_gexf(edges: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]]) -> str:
     node_list, rows = _graph_parts(edges, nodes)
-    index = {n["id"]: i for i, n in enumerate(node_list)}
-    edge_keys = [c for c in EXPORT_COLUMNS if c not in ("parent", "child")]
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<gexf xmlns="http://gexf.net/1.3" version="1.3">',
-           '  <graph defaultedgetype="directed" mode="static">',
-           '    <attributes class="node">']
-    out += [f'      <attribute id="{i}" title="{n}" type="string"/>'
-            for i, n in enumerate(NODE_ATTRIBUTES)]
-    out += ['    </attributes>', '    <attributes class="edge">']
-    out += [f'      <attribute id="{i}" title="{n}" type="string"/>'
-            for i, n in enumerate(edge_keys)]
-    out += ['    </attributes>', '    <nodes>']
-    for node in node_list:
-        out.append(f'      <node id="{index[node["id"]]}" label={_attr(node["id"])}>')
-        out.append("        <attvalues>")
-        out += [f'          <attvalue for="{i}" value={_attr(node[n])}/>'
-                for i, n in enumerate(NODE_ATTRIBUTES) if node.get(n) is not None]
-        out += ["        </attvalues>", "      </node>"]
-    out += ["    </nodes>", "    <edges>"]
-    for j, row in enumerate(rows):
-        out.append(f'      <edge id="{j}" source="{index[row["parent"]]}" '
-                   f'target="{index[row["child"]]}" label={_attr(row["relation"] or "unknown")}>')
-        out.append("        <attvalues>")
-        out += [f'          <attvalue for="{i}" value={_attr(row[n])}/>'
-                for i, n in enumerate(edge_keys) if row.get(n) is not None]
-        out += ["        </attvalues>", "      </edge>"]
-    out += ["    </edges>", "  </graph>", "</gexf>", ""]
-    return "\n".join(out)
+    return graphfile.gexf(node_list, rows, NODE_ATTRIBUTES, EDGE_KEYS, directed=True,
+                          source="parent", target="child",
+                          edge_label=lambda row: row["relation"] or "unknown")
 
 
 def render(fmt: str, edges: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]],

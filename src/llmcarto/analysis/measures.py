@@ -6,12 +6,15 @@ The measures are pure functions over plain values (each docstring cites its defi
 `collab_measure`, one row per (case, repo, stage, platform, period, measure):
 
 - repo `*` is the whole case, stage `*` all stages; period `all` or a calendar month
-  `YYYY-MM` (author date, UTC; monthly rows only for commits and contributors);
+  `YYYY-MM` (author date, UTC). Every git cell has monthly rows for `MONTHLY_GIT`
+  (commits, contributors, new and returning contributors, external share with its
+  unknown share, organisations); each case's Hub cell for `MONTHLY_HUB`;
 - platform `git` (the cases' repositories, own commits: inherited upstream history is left
   out) or `hub` (Hugging Face model-repo commits of the case's owners, bundled data);
 - a ratio or factor over fewer than `MIN_N` observations is **null** with status
   `insufficient data` and its n; counts are always given;
-- `evidence` is the atlas evidence link of the items behind the number.
+- `evidence` is the atlas evidence link of the items behind the number, narrowed to the
+  cell's repository, stage (`own` = every stage but inherited) and month.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ COLLAB_MEASURE_COLUMNS = (
     "reason VARCHAR, evidence VARCHAR")
 KNOWN = ("internal", "partner", "external")
 ALL = "*"
+OWN_STAGE = "own"  # the evidence view's "every stage but inherited" (atlas.queries)
+MONTHLY_GIT = ("commits", "contributors", "new_contributors", "returning_contributors",
+               "external_share", "organisations")
+MONTHLY_HUB = ("commits", "bot_commits", "contributors")
 
 
 # ------------------------------------------------------------------- pure measures
@@ -161,21 +168,38 @@ class Group:
     prs: list = None  # type: ignore[assignment]
     bots: int = 0
     repos: set = None  # type: ignore[assignment]
+    month_classes: Counter = None  # type: ignore[assignment]  # (month, class) → commits
+    month_orgs: dict = None  # type: ignore[assignment]  # month → Counter(known organisation)
+    month_bots: Counter = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         self.persons, self.orgs, self.classes, self.months = Counter(), Counter(), Counter(), \
             Counter()
         self.person_months, self.prs, self.repos = set(), [], set()
+        self.month_classes, self.month_orgs, self.month_bots = Counter(), \
+            defaultdict(Counter), Counter()
+
+    def month_persons(self) -> dict[str, set[str]]:
+        """month → the persons (pseudonyms) with a commit in it."""
+        out: dict[str, set[str]] = defaultdict(set)
+        for person, month in self.person_months:
+            out[month].add(person)
+        return out
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return con.execute(sql).fetchall()
 
 
-def _evidence(case: str, stage: str, kind: str) -> str:
+def _evidence(case: str, stage: str, kind: str, repo: str = ALL, period: str = "all") -> str:
+    """The evidence link of a cell: its case, repository, stage and month. Stage `*` of
+    commits is `own` (inherited upstream commits are not counted, so not listed)."""
     from llmcarto.atlas.links import evidence_url
 
-    return evidence_url(case=case, stage=None if stage == ALL else stage, kind=kind)
+    stage_filter = (OWN_STAGE if kind == "commit" else None) if stage == ALL else stage
+    return evidence_url(case=case, stage=stage_filter, kind=kind,
+                        repo=None if repo == ALL else repo,
+                        month=None if period == "all" else period)
 
 
 def _row(case: str, repo: str, stage: str, platform: str, period: str, measure: str,
@@ -201,16 +225,16 @@ def git_groups(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple, Group], str 
     snapshot = None
     if not (has_table(con, "commit_affiliation") and has_table(con, "stage_trace")):
         return groups, snapshot
-    for case, repo, person, day, cls, org, stage, snap in _rows(con, """
-            SELECT a.case_key, a.repo, a.person, a.date, a.author_class, a.author_org,
-                   coalesce(t.stage, 'unknown'), a.date
+    for case, repo, person, month, cls, org, stage in _rows(con, """
+            SELECT a.case_key, a.repo, a.person,
+                   strftime(a.date AT TIME ZONE 'UTC', '%Y-%m'), a.author_class, a.author_org,
+                   coalesce(t.stage, 'unknown')
             FROM commit_affiliation a
             LEFT JOIN stage_trace t ON t.item_kind = 'commit' AND t.case_key = a.case_key
                                    AND t.item_key = a.repo || '@' || a.sha
             WHERE NOT a.inherited"""):
-        if snap is not None and (snapshot is None or snap > snapshot):
-            snapshot = snap
-        month = month_of(day) if day is not None else None
+        if month is not None and (snapshot is None or month > snapshot):
+            snapshot = month
         for key in {(case, r, s) for r in (repo, ALL) for s in (stage, ALL)}:
             g = groups[key]
             g.commits += 1
@@ -219,14 +243,20 @@ def git_groups(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple, Group], str 
                 g.months[month] += 1
             if cls == "bot":
                 g.bots += 1
+                if month:
+                    g.month_bots[month] += 1
                 continue
             g.classes[cls] += 1
+            if month:
+                g.month_classes[(month, cls)] += 1
             if person:
                 g.persons[person] += 1
                 if month:
                     g.person_months.add((person, month))
             if cls in KNOWN and org:
                 g.orgs[org] += 1
+                if month:
+                    g.month_orgs[month][org] += 1
     if has_table(con, "git_pull"):
         from llmcarto.analysis.affiliation import domain_index
 
@@ -245,14 +275,16 @@ def git_groups(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple, Group], str 
                 stage = stages.get(f"{case} {repo}#{number}", "unknown")
                 for key in {(case, r, s) for r in (repo, ALL) for s in (stage, ALL)}:
                     groups[key].prs.append((cls, done))
-    return groups, (month_of(snapshot) if snapshot else None)
+    return groups, snapshot
 
 
 def git_measure_rows(groups: Mapping[tuple, Group], snapshot_month: str | None
                      ) -> list[dict[str, Any]]:
+    """The git rows of every cell: overall (`all`) and per calendar month."""
     out: list[dict[str, Any]] = []
     for (case, repo, stage), g in sorted(groups.items()):
-        ev = _evidence(case, stage, "commit")
+        ev = _evidence(case, stage, "commit", repo)
+        pr_ev = _evidence(case, stage, "pull-request", repo)
         known = sum(g.classes[c] for c in KNOWN)
         people = sum(g.classes.values())
         ext, unknown = external_share(g.classes)
@@ -272,6 +304,8 @@ def git_measure_rows(groups: Mapping[tuple, Group], snapshot_month: str | None
         add("returning_contributors", returning, people, ratio=False,
             reason="contributors with commits in more than one calendar month")
         add("external_share", ext, known)
+        add("organisations", len(g.orgs), org_n, ratio=False,
+            reason="distinct registered organisations of the authors (known class only)")
         add("organisational_diversity", organisational_diversity(g.orgs), org_n,
             reason=None if g.orgs else "no commit with a known organisation")
         add("elephant_factor", elephant_factor(g.orgs) if g.orgs else None, org_n,
@@ -281,12 +315,10 @@ def git_measure_rows(groups: Mapping[tuple, Group], snapshot_month: str | None
             sum(g.persons.values()))
         rate, n_out = merge_rate(g.prs)
         pr_unknown = (sum(c == "unknown" for c, _ in g.prs) / len(g.prs)) if g.prs else None
-        add("outside_pr_merge_rate", rate, n_out, pr_unknown,
-            evidence=_evidence(case, stage, "pull-request"),
+        add("outside_pr_merge_rate", rate, n_out, pr_unknown, evidence=pr_ev,
             reason=None if g.prs else "no pull-request heads")
         rate_u, n_u = merge_rate(g.prs, ("unknown",))
-        add("unknown_author_pr_merge_rate", rate_u, n_u, pr_unknown,
-            evidence=_evidence(case, stage, "pull-request"),
+        add("unknown_author_pr_merge_rate", rate_u, n_u, pr_unknown, evidence=pr_ev,
             reason=None if g.prs else "no pull-request heads")
         if stage == ALL:
             life = lifespan_months(g.months)
@@ -298,14 +330,32 @@ def git_measure_rows(groups: Mapping[tuple, Group], snapshot_month: str | None
             decay = activity_decay(g.months, snapshot_month) if snapshot_month else None
             add("activity_decay", decay, g.commits, None,
                 reason=None if snapshot_month else "no dated commit")
-        if repo == ALL and stage == ALL:
-            nr = new_and_returning(g.person_months)
-            for month, count in sorted(g.months.items()):
-                new, ret = nr.get(month, (0, 0))
-                add("commits", count, count, None, ratio=False, period=month)
-                add("contributors", new + ret, count, None, ratio=False, period=month)
-                add("new_contributors", new, count, None, ratio=False, period=month)
-                add("returning_contributors", ret, count, None, ratio=False, period=month)
+        nr = new_and_returning(g.person_months)
+        persons = g.month_persons()
+        for month, count in sorted(g.months.items()):
+            mc = {c: g.month_classes[(month, c)] for c in (*KNOWN, "unknown")}
+            m_ext, m_unknown = external_share(mc)
+            m_known = sum(mc[c] for c in KNOWN)
+            m_people = sum(mc.values())
+            new, ret = nr.get(month, (0, 0))
+            m_ev = _evidence(case, stage, "commit", repo, month)
+
+            def monthly(measure: str, value: float | None, n: int, ratio: bool = False,
+                        reason: str | None = None, m: str = month, ev: str = m_ev,
+                        unk: float | None = m_unknown) -> None:
+                add(measure, value, n, unk, reason=reason, ratio=ratio, evidence=ev, period=m)
+
+            monthly("commits", count, count, reason=f"{g.month_bots[month]} by bots")
+            monthly("contributors", len(persons.get(month, ())), m_people)
+            monthly("new_contributors", new, m_people,
+                    reason="first calendar month with a commit in this cell")
+            monthly("returning_contributors", ret, m_people,
+                    reason="authored a commit in this cell in an earlier calendar month")
+            monthly("external_share", m_ext, m_known, ratio=True)
+            m_orgs = g.month_orgs.get(month, Counter())
+            monthly("organisations", len(m_orgs), sum(m_orgs.values()),
+                    reason="distinct registered organisations of the month's authors "
+                    "(known class only)")
     return out
 
 
@@ -320,25 +370,33 @@ def is_hub_bot(author_is_bot: bool | None, coauthors: Any) -> bool:
 
 
 def hub_measure_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Per case: distinct (repo, commit) Hub commits of the case's owners, bots vs people
-    (pseudonymous `hf-…` authors only), distinct repos; null with the reason when few."""
+    """Per case, overall and per calendar month (commit date, UTC): distinct (repo, commit)
+    Hub commits of the case's owners, bots vs people (pseudonymous `hf-…` authors only),
+    distinct repos; every cell of a case with fewer than `MIN_N` Hub commits is null with
+    the reason (its n kept)."""
     if not has_table(con, "case_info"):
         return []
     index = case_index(con)
     groups: dict[str, Group] = {c: Group() for c in sorted(index.cases)}
     if has_table(con, "hf_commit"):
-        for repo_id, author, is_bot, coauthors in _rows(con, """
+        for repo_id, author, is_bot, coauthors, month in _rows(con, """
                 SELECT DISTINCT ON (repo_id, commit_hash) repo_id, author, author_is_bot,
-                       coauthors::VARCHAR FROM hf_commit
-                ORDER BY repo_id, commit_hash, file, loc"""):
+                       coauthors::VARCHAR, strftime(date AT TIME ZONE 'UTC', '%Y-%m')
+                FROM hf_commit ORDER BY repo_id, commit_hash, file, loc"""):
             for case in index.cases_of_owner(repo_id):
                 g = groups.setdefault(case, Group())
                 g.commits += 1
                 g.repos.add(repo_id)
+                if month:
+                    g.months[month] += 1
                 if is_hub_bot(is_bot, coauthors):
                     g.bots += 1
+                    if month:
+                        g.month_bots[month] += 1
                 elif author:
                     g.persons[author] += 1
+                    if month:
+                        g.person_months.add((author, month))
     out = []
     for case, g in sorted(groups.items()):
         ev = _evidence(case, ALL, "hub-commit")
@@ -353,12 +411,19 @@ def hub_measure_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                   ("bot_share", g.bots / g.commits if g.commits else None),
                   ("contributor_absence_factor",
                    contributor_absence_factor(g.persons) if g.persons else None))
-        for measure, value in values:
-            row = _row(case, ALL, ALL, "hub", "all", measure, value, g.commits, None, ev,
-                       few, ratio=True)
+        rows = [_row(case, ALL, ALL, "hub", "all", measure, value, g.commits, None, ev,
+                     few, ratio=True) for measure, value in values]
+        persons = g.month_persons()
+        for month, count in sorted(g.months.items()):
+            m_ev = _evidence(case, ALL, "hub-commit", period=month)
+            monthly = (("commits", count), ("bot_commits", g.month_bots[month]),
+                       ("contributors", len(persons.get(month, ()))))
+            rows += [_row(case, ALL, ALL, "hub", month, measure, value, count, None, m_ev,
+                          None, ratio=False) for measure, value in monthly]
+        for row in rows:
             if few:
                 row.update(value=None, status="insufficient data", reason=few)
-            out.append(row)
+        out += rows
     return out
 
 
@@ -387,3 +452,56 @@ def write_measure_tables(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("ROLLBACK")
         raise
     return len(rows)
+
+
+# ---------------------------------------------------------------------- README numbers
+
+BLOCK_BEGIN, BLOCK_END = "<!-- measures:begin -->\n", "<!-- measures:end -->"
+
+
+def readme_block(con: duckdb.DuckDBPyConnection) -> str:
+    """The README's generated measures block: the size of `collab_measure` and the Hub
+    commits per case (count, bot commits, repositories, or why the cell is null)."""
+    if not has_table(con, "collab_measure"):
+        return "The store has no `collab_measure` table.\n"
+    sizes = dict(((p, m), n) for p, m, n in _rows(con, """
+        SELECT platform, period <> 'all', count(*) FROM collab_measure GROUP BY ALL"""))
+    total = sum(sizes.values())
+    size = (f"On the bundled data `collab_measure` has {total:,} rows: git "
+            f"{sizes.get(('git', False), 0):,} overall and {sizes.get(('git', True), 0):,} "
+            f"monthly, Hub {sizes.get(('hub', False), 0):,} overall and "
+            f"{sizes.get(('hub', True), 0):,} monthly.\n\n")
+    return size + hub_commits_markdown(con)
+
+
+def update_readme(text: str, block: str) -> str:
+    """`text` with the measures block replaced (ValueError when the markers are missing)."""
+    start, end = text.find(BLOCK_BEGIN), text.find(BLOCK_END)
+    if start < 0 or end < start:
+        raise ValueError(f"README.md has no {BLOCK_BEGIN.strip()} … {BLOCK_END} block")
+    return text[:start + len(BLOCK_BEGIN)] + block + text[end:]
+
+
+def hub_commits_markdown(con: duckdb.DuckDBPyConnection) -> str:
+    """The README's sentence on Hub commits per case, from `collab_measure` (overall Hub
+    rows): count (n), bot commits and repositories, or why the cell is null."""
+    cells: dict[str, dict[str, tuple]] = defaultdict(dict)
+    for case, measure, value, n, reason in _rows(con, """
+            SELECT case_key, measure, value, n, reason FROM collab_measure
+            WHERE platform = 'hub' AND period = 'all' ORDER BY case_key"""):
+        cells[case][measure] = (value, n, reason)
+    parts, empty = [], []
+    for case, m in sorted(cells.items(), key=lambda kv: (-kv[1]["commits"][1], kv[0])):
+        value, n, reason = m["commits"]
+        if n == 0:
+            empty.append(case)
+        elif value is None:
+            parts.append(f"`{case}` {n:,}, shown as null: {reason}")
+        else:
+            parts.append(f"`{case}` {int(value):,} ({int(m['bot_commits'][0] or 0):,} by "
+                         f"bots, {int(m['repos'][0] or 0):,} repositories)")
+    if empty:
+        parts.append(f"the other {len(empty)} cases none" if parts
+                     else f"none of the {len(empty)} cases has any")
+    return ("Hub commits per case in the bundled data (distinct repository and commit of "
+            "the case's Hub owners): " + "; ".join(parts) + ".\n")

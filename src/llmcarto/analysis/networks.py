@@ -1,11 +1,12 @@
 """Collaboration networks: organisation ↔ repository and organisation ↔ organisation.
 
 From `commit_affiliation` (own commits, inherited upstream history left out, bots left
-out): an org–repo edge weighs the commits authors of the organisation made to the
-repository; an org–org edge joins two organisations that both committed to a repository,
-weighted by the number of such shared repositories. Only registered organisations appear
+out; optionally only the commits `stage_trace` places in one lifecycle stage): an org–repo
+edge weighs the commits authors of the organisation made to the repository; an org–org
+edge joins two organisations that both committed to a repository, weighted by the number
+of such shared repositories. Only registered organisations appear
 (unknown authors are counted on the repository node as `unknown_commits`, never guessed).
-Written as CSV, Parquet, GraphML or GEXF; the XML escaping is `lineage_export`'s.
+Written as CSV, Parquet, GraphML or GEXF (the XML through `graphfile`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from typing import Any
 
 import duckdb
 
-from llmcarto.analysis.lineage_export import _attr, _body
+from llmcarto.analysis import graphfile
 from llmcarto.analysis.stages import has_table
+from llmcarto.framework.study import STAGE_KEYS
 
 FORMATS = ("csv", "parquet", "graphml", "gexf")
+# The stages own commits can be placed in (inherited history is never in a network).
+STAGES = (*STAGE_KEYS, "unknown")
 EDGE_COLUMNS = ("source", "target", "kind", "weight", "cases", "repos", "evidence")
 NODE_COLUMNS = ("id", "kind", "label", "commits", "unknown_commits")
 
@@ -67,16 +71,28 @@ def _finish(e: dict[str, Any]) -> dict[str, Any]:
             "evidence": "; ".join(f"https://github.com/{r}/commits" for r in repos)}
 
 
-def network(con: duckdb.DuckDBPyConnection, case: str | None = None
-            ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(edges, nodes) of one case (or all cases when `case` is None)."""
+def network(con: duckdb.DuckDBPyConnection, case: str | None = None,
+            stage: str | None = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(edges, nodes) of one case (or all cases when `case` is None), over the own commits
+    `stage_trace` places in `stage` when given (a commit without a trace is `unknown`, as
+    in `analysis.measures`)."""
     if not has_table(con, "commit_affiliation"):
         return [], []
-    where = "AND case_key = ?" if case else ""
+    join, where, params = "", ["NOT a.inherited"], []
+    if case:
+        where.append("a.case_key = ?")
+        params.append(case)
+    if stage:
+        if not has_table(con, "stage_trace"):
+            return [], []
+        join = ("LEFT JOIN stage_trace t ON t.item_kind = 'commit' AND t.case_key = a.case_key "
+                "AND t.item_key = a.repo || '@' || a.sha")
+        where.append("coalesce(t.stage, 'unknown') = ?")
+        params.append(stage)
     rows = con.execute(f"""
-        SELECT case_key, repo, author_class, author_org, count(*)::INTEGER
-        FROM commit_affiliation WHERE NOT inherited {where}
-        GROUP BY ALL ORDER BY ALL""", [case] if case else []).fetchall()
+        SELECT a.case_key, a.repo, a.author_class, a.author_org, count(*)::INTEGER
+        FROM commit_affiliation a {join} WHERE {' AND '.join(where)}
+        GROUP BY ALL ORDER BY ALL""", params).fetchall()
     orepo = org_repo_edges(rows)
     edges = orepo + org_org_edges(orepo)
     nodes: dict[str, dict[str, Any]] = {}
@@ -121,52 +137,10 @@ def write_parquet(edges: Sequence[Mapping[str, Any]], path: Path) -> int:
 
 
 def to_graphml(edges: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]]) -> str:
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<graphml xmlns="http://graphml.graphdrawing.org/xmlns">']
-    out += [f'  <key id="n{i}" for="node" attr.name="{c}" attr.type="string"/>'
-            for i, c in enumerate(NODE_COLUMNS[1:])]
-    out += [f'  <key id="e{i}" for="edge" attr.name="{c}" attr.type="string"/>'
-            for i, c in enumerate(EDGE_COLUMNS[2:])]
-    out.append('  <graph id="collaboration" edgedefault="undirected">')
-    for n in nodes:
-        out.append(f"    <node id={_attr(n['id'])}>")
-        out += [f'      <data key="n{i}">{_body(n[c])}</data>'
-                for i, c in enumerate(NODE_COLUMNS[1:]) if n.get(c) is not None]
-        out.append("    </node>")
-    for j, e in enumerate(edges):
-        out.append(f'    <edge id="e{j}" source={_attr(e["source"])} target={_attr(e["target"])}>')
-        out += [f'      <data key="e{i}">{_body(e[c])}</data>'
-                for i, c in enumerate(EDGE_COLUMNS[2:]) if e.get(c) is not None]
-        out.append("    </edge>")
-    out += ["  </graph>", "</graphml>", ""]
-    return "\n".join(out)
+    return graphfile.graphml(nodes, edges, NODE_COLUMNS[1:], EDGE_COLUMNS[2:],
+                             graph_id="collaboration", directed=False)
 
 
 def to_gexf(edges: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]]) -> str:
-    index = {n["id"]: i for i, n in enumerate(nodes)}
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<gexf xmlns="http://gexf.net/1.3" version="1.3">',
-           '  <graph defaultedgetype="undirected" mode="static">',
-           '    <attributes class="node">']
-    out += [f'      <attribute id="{i}" title="{c}" type="string"/>'
-            for i, c in enumerate(NODE_COLUMNS[1:])]
-    out += ['    </attributes>', '    <attributes class="edge">']
-    out += [f'      <attribute id="{i}" title="{c}" type="string"/>'
-            for i, c in enumerate(EDGE_COLUMNS[2:])]
-    out += ['    </attributes>', '    <nodes>']
-    for n in nodes:
-        out.append(f'      <node id="{index[n["id"]]}" label={_attr(n["label"])}>')
-        out.append("        <attvalues>")
-        out += [f'          <attvalue for="{i}" value={_attr(n[c])}/>'
-                for i, c in enumerate(NODE_COLUMNS[1:]) if n.get(c) is not None]
-        out += ["        </attvalues>", "      </node>"]
-    out += ["    </nodes>", "    <edges>"]
-    for j, e in enumerate(edges):
-        out.append(f'      <edge id="{j}" source="{index[e["source"]]}" '
-                   f'target="{index[e["target"]]}" weight="{float(e["weight"])}">')
-        out.append("        <attvalues>")
-        out += [f'          <attvalue for="{i}" value={_attr(e[c])}/>'
-                for i, c in enumerate(EDGE_COLUMNS[2:]) if e.get(c) is not None]
-        out += ["        </attvalues>", "      </edge>"]
-    out += ["    </edges>", "  </graph>", "</gexf>", ""]
-    return "\n".join(out)
+    return graphfile.gexf(nodes, edges, NODE_COLUMNS[1:], EDGE_COLUMNS[2:], directed=False,
+                          node_label=lambda n: n["label"], edge_weight=lambda e: e["weight"])

@@ -42,7 +42,6 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
 READ_METHODS = ("GET", "HEAD")
-MAX_FILTER_LENGTH = 300
 
 
 def make_templates() -> Jinja2Templates:
@@ -129,16 +128,13 @@ def create_app(db_path: Path | None = None) -> FastAPI:
 
     @app.api_route("/evidence", methods=list(READ_METHODS), response_class=HTMLResponse)
     def evidence(request: Request, case: str | None = None, stage: str | None = None,
-                 kind: str | None = None, rule: str | None = None,
-                 page: int = 1) -> HTMLResponse:
-        values = {"case": case, "stage": stage, "kind": kind, "rule": rule}
-        too_long = [name for name, value in values.items()
-                    if value and len(value) > MAX_FILTER_LENGTH]
-        if too_long:
-            return render(request, "error.html", {
-                "title": "Bad request", "message": f"Filter too long: {', '.join(too_long)}.",
-                "cases": []}, 400)
-        flt = queries.EvidenceFilter(**{k: v or None for k, v in values.items()})
+                 kind: str | None = None, rule: str | None = None, repo: str | None = None,
+                 month: str | None = None, page: int = 1) -> HTMLResponse:
+        flt = evidence_page.parse_filter({"case": case, "repo": repo, "stage": stage,
+                                          "kind": kind, "rule": rule, "month": month})
+        if isinstance(flt, str):
+            return render(request, "error.html", {"title": "Bad request", "message": flt,
+                                                  "cases": []}, 400)
         with store.cursor() as db:
             return render(request, "evidence.html", evidence_page.context(db, flt, page))
 

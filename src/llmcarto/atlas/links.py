@@ -73,10 +73,13 @@ def linkify_text(text: object) -> Markup:
 
 
 def evidence_url(case: str | None = None, stage: str | None = None, kind: str | None = None,
-                 rule: str | None = None, page: int | None = None) -> str:
-    """`/evidence?...` with the given filters (None filters left out)."""
-    params = [(k, v) for k, v in (("case", case), ("stage", stage), ("kind", kind),
-                                  ("rule", rule)) if v]
+                 rule: str | None = None, page: int | None = None, *, repo: str | None = None,
+                 month: str | None = None) -> str:
+    """`/evidence?...` with the given filters (None filters left out; values
+    percent-encoded). `repo` narrows to one repository's traces, `month` (YYYY-MM) to the
+    traces dated in that calendar month, `stage="own"` to every stage but inherited."""
+    params = [(k, v) for k, v in (("case", case), ("repo", repo), ("stage", stage),
+                                  ("kind", kind), ("rule", rule), ("month", month)) if v]
     if page and page > 1:
         params.append(("page", str(page)))
     return "/evidence" + ("?" + urlencode(params) if params else "")

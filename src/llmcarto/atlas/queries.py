@@ -8,6 +8,7 @@ tables: a store built before an analysis existed shows "no data", not an error.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,24 @@ ITEM_KINDS: dict[str, tuple[str, str]] = {
     "derivative": ("derivative", "derivatives"),
 }
 USER_CASES_PREFIX = "cases/user/"  # how `build` names user case files (store/build.py)
-EVIDENCE_FILTERS = ("case", "stage", "kind", "rule")
-_FILTER_COLUMNS = {"case": "case_key", "stage": "stage", "kind": "item_kind", "rule": "rule"}
+EVIDENCE_FILTERS = ("case", "repo", "stage", "kind", "rule", "month")
+# `stage=own`: every stage but `inherited` — the case's own work, as the measures count it
+# (analysis.measures leaves inherited upstream history out).
+OWN_STAGE = "own"
+MONTH_PATTERN = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+# The repository of a trace, from its item key (analysis/stages.py builds the keys:
+# `repo@sha`, `repo#number`, `id @ card-url`, a Hub id, or a Hub discussion URL).
+ITEM_REPO_SQL = r"""CASE
+    WHEN item_kind IN ('commit', 'hub-commit') THEN split_part(item_key, '@', 1)
+    WHEN item_kind = 'pull-request' THEN split_part(item_key, '#', 1)
+    WHEN item_kind = 'card' THEN split_part(item_key, ' @ ', 1)
+    WHEN item_kind IN ('hub-model', 'download-series') THEN item_key
+    WHEN item_kind = 'discussion' THEN nullif(regexp_extract(item_key,
+        '^https?://huggingface\.co/(?:(?:datasets|spaces)/)?([^/]+/[^/]+)/discussions', 1), '')
+    END"""
+_FILTER_SQL = {"case": "case_key = ?", "repo": f"({ITEM_REPO_SQL}) = ?", "stage": "stage = ?",
+               "kind": "item_kind = ?", "rule": "rule = ?",
+               "month": "strftime(date AT TIME ZONE 'UTC', '%Y-%m') = ?"}
 
 
 def kind_words(kind: str, count: int) -> str:
@@ -143,18 +160,38 @@ def stage_gaps(db: Reader, key: str | None = None) -> dict[tuple[str, str], str]
 
 @dataclass(frozen=True)
 class EvidenceFilter:
+    """Equality filters on `stage_trace`; `repo` is the trace's repository (from its item
+    key), `month` the calendar month `YYYY-MM` of its date (UTC), `stage=own` every stage
+    but inherited."""
+
     case: str | None = None
     stage: str | None = None
     kind: str | None = None
     rule: str | None = None
+    repo: str | None = None
+    month: str | None = None
 
     def items(self) -> list[tuple[str, str]]:
         return [(name, getattr(self, name)) for name in EVIDENCE_FILTERS if getattr(self, name)]
 
     def where(self) -> tuple[str, list[str]]:
-        clauses = [f"{_FILTER_COLUMNS[name]} = ?" for name, _ in self.items()]
-        return ("WHERE " + " AND ".join(clauses) if clauses else ""), [v for _, v in
-                                                                        self.items()]
+        clauses, params = [], []
+        for name, value in self.items():
+            if name == "stage" and value == OWN_STAGE:
+                clauses.append("stage <> 'inherited'")
+                continue
+            clauses.append(_FILTER_SQL[name])
+            params.append(value)
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def filter_problem(name: str, value: str) -> str | None:
+    """Why an evidence filter value is refused (the page answers 400), or None."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return f"{name}: control characters are not allowed"
+    if name == "month" and not MONTH_PATTERN.fullmatch(value):
+        return f"month {value!r}: expected a calendar month YYYY-MM (e.g. 2024-03)"
+    return None
 
 
 def evidence_count(db: Reader, flt: EvidenceFilter) -> int:
@@ -296,8 +333,9 @@ def _json(value: Any) -> Any:
 # ------------------------------------------------------------- collaboration measures
 
 COLLAB_OVERVIEW = ("commits", "contributors", "returning_contributors", "external_share",
-                   "organisational_diversity", "elephant_factor", "contributor_absence_factor",
-                   "outside_pr_merge_rate", "lifespan_months", "activity_decay")
+                   "organisations", "organisational_diversity", "elephant_factor",
+                   "contributor_absence_factor", "outside_pr_merge_rate", "lifespan_months",
+                   "activity_decay")
 
 
 def collab_available(db: Reader) -> bool:
@@ -314,7 +352,9 @@ def collab_measures(db: Reader, key: str) -> list[dict[str, Any]]:
 
 
 def collab_monthly(db: Reader, key: str) -> list[dict[str, Any]]:
-    """Per calendar month: commits, contributors, new and returning contributors (git)."""
+    """Per calendar month of the whole case (git, all stages): commits, contributors, new
+    and returning contributors, registered organisations, the external share with its n
+    and unknown share, and the evidence link of the month's commits."""
     if not db.has("collab_measure"):
         return []
     return db.rows("""
@@ -322,7 +362,12 @@ def collab_monthly(db: Reader, key: str) -> list[dict[str, Any]]:
                max(value) FILTER (WHERE measure = 'commits') AS commits,
                max(value) FILTER (WHERE measure = 'contributors') AS contributors,
                max(value) FILTER (WHERE measure = 'new_contributors') AS new,
-               max(value) FILTER (WHERE measure = 'returning_contributors') AS returning
+               max(value) FILTER (WHERE measure = 'returning_contributors') AS returning,
+               max(value) FILTER (WHERE measure = 'organisations') AS organisations,
+               max(value) FILTER (WHERE measure = 'external_share') AS external_share,
+               max(n) FILTER (WHERE measure = 'external_share') AS external_n,
+               max(unknown_share) FILTER (WHERE measure = 'external_share') AS unknown_share,
+               max(evidence) FILTER (WHERE measure = 'commits') AS evidence
         FROM collab_measure WHERE case_key = ? AND repo = '*' AND stage = '*'
           AND platform = 'git' AND period <> 'all'
         GROUP BY period ORDER BY period""", [key])
@@ -335,9 +380,26 @@ def collab_repo_lifespans(db: Reader, key: str) -> list[dict[str, Any]]:
         SELECT repo, max(value) FILTER (WHERE measure = 'lifespan_months') AS months,
                max(value) FILTER (WHERE measure = 'commits') AS commits,
                max(value) FILTER (WHERE measure = 'activity_decay') AS decay,
-               max(reason) FILTER (WHERE measure = 'activity_decay') AS decay_reason
+               max(reason) FILTER (WHERE measure = 'activity_decay') AS decay_reason,
+               max(evidence) FILTER (WHERE measure = 'commits') AS evidence
         FROM collab_measure WHERE case_key = ? AND repo <> '*' AND stage = '*'
           AND platform = 'git' AND period = 'all' GROUP BY repo ORDER BY repo""", [key])
+
+
+def collab_hub_monthly(db: Reader, key: str) -> list[dict[str, Any]]:
+    """Per calendar month: the case's Hub commits and bot commits (null with the status
+    when the case has too few Hub commits), n and the evidence link of the month."""
+    if not db.has("collab_measure"):
+        return []
+    return db.rows("""
+        SELECT period AS month,
+               max(value) FILTER (WHERE measure = 'commits') AS commits,
+               max(value) FILTER (WHERE measure = 'bot_commits') AS bot_commits,
+               max(n) FILTER (WHERE measure = 'commits') AS n,
+               max(status) FILTER (WHERE measure = 'commits') AS status,
+               max(evidence) FILTER (WHERE measure = 'commits') AS evidence
+        FROM collab_measure WHERE case_key = ? AND platform = 'hub' AND period <> 'all'
+        GROUP BY period ORDER BY period""", [key])
 
 
 def top_organisations(db: Reader, key: str, limit: int = 10) -> list[dict[str, Any]]:

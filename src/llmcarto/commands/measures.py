@@ -49,38 +49,82 @@ def _check_case(con, case: str) -> None:  # noqa: ANN001
 
 
 
+MEASURE_FORMATS = ("json", "csv", "parquet")
+PERIODS = {"overall": "period = 'all'", "monthly": "period <> 'all'", "both": "true"}
+_PARQUET_TYPES = {"value": "DOUBLE", "n": "INTEGER", "unknown_share": "DOUBLE"}
+
+
+def measure_rows(con, case: str, period: str = "both") -> list[dict]:  # noqa: ANN001
+    """The case's `collab_measure` rows (export columns) in a stable order."""
+    cur = con.execute(f"SELECT {', '.join(MEASURE_FIELDS)} FROM collab_measure "
+                      f"WHERE case_key = ? AND {PERIODS[period]} "
+                      "ORDER BY platform, stage, repo, period, measure", [case])
+    return [dict(zip(MEASURE_FIELDS, r, strict=True)) for r in cur.fetchall()]
+
+
+def write_measures_parquet(rows: list[dict], path: Path) -> int:
+    """Measure rows to a Parquet file through DuckDB (typed columns, nulls kept)."""
+    import duckdb
+
+    columns = ", ".join(f'"{f}" {_PARQUET_TYPES.get(f, "VARCHAR")}' for f in MEASURE_FIELDS)
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"CREATE TABLE measures ({columns})")
+        if rows:
+            con.executemany(f"INSERT INTO measures VALUES ({', '.join('?' * len(MEASURE_FIELDS))})",
+                            [[r[f] for f in MEASURE_FIELDS] for r in rows])
+        target = str(path).replace("'", "''")
+        try:
+            con.execute(f"COPY measures TO '{target}' (FORMAT parquet)")
+        except duckdb.Error as exc:
+            raise InputError(f"{path}: cannot write Parquet ({exc})") from exc
+    finally:
+        con.close()
+    return len(rows)
+
+
 def export_measures_command(
     ctx: typer.Context,
     case: Annotated[str, typer.Option("--case", help="Case key.")],
-    fmt: Annotated[str, typer.Option("--format", help="json or csv")] = "json",
-    out: Annotated[Path | None, typer.Option("--out", help="File (default: stdout).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="json, csv or parquet")] = "json",
+    period: Annotated[str, typer.Option(
+        "--period", help="overall (period `all`), monthly (YYYY-MM rows) or both")] = "both",
+    out: Annotated[Path | None, typer.Option("--out", help="File (default: stdout; "
+                                             "parquet needs a file).")] = None,
 ) -> None:
     """Per repository, stage, platform and period: each measure with its value, n, unknown
     share and evidence; a measure with too little data is null with the reason."""
     from llmcarto.store.status import has_table
 
-    if fmt not in ("json", "csv"):
-        raise InputError(f"--format {fmt!r}: expected json or csv")
+    if fmt not in MEASURE_FORMATS:
+        raise InputError(f"--format {fmt!r}: expected one of {', '.join(MEASURE_FORMATS)}")
+    if period not in PERIODS:
+        raise InputError(f"--period {period!r}: expected one of {', '.join(PERIODS)}")
+    if fmt == "parquet" and out is None:
+        raise InputError("--format parquet writes a binary file: give --out FILE")
     con = _open(ctx)
     try:
         if not has_table(con, "collab_measure"):
             raise InputError("the store has no measures yet: run `llmcarto build` first")
         _check_case(con, case)
-        cur = con.execute(f"SELECT {', '.join(MEASURE_FIELDS)} FROM collab_measure "
-                          "WHERE case_key = ? ORDER BY platform, stage, repo, period, measure",
-                          [case])
-        rows = [dict(zip(MEASURE_FIELDS, r, strict=True)) for r in cur.fetchall()]
+        rows = measure_rows(con, case, period)
     finally:
         con.close()
-    if fmt == "json":
-        text = json.dumps({"case": case, "measures": rows}, ensure_ascii=False, indent=1) + "\n"
+    if fmt == "parquet":
+        assert out is not None
+        write_measures_parquet(rows, out)
     else:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(MEASURE_FIELDS)
-        writer.writerows([["" if r[f] is None else r[f] for f in MEASURE_FIELDS] for r in rows])
-        text = buf.getvalue()
-    write_output(text, out)
+        if fmt == "json":
+            text = json.dumps({"case": case, "period": period, "measures": rows},
+                              ensure_ascii=False, indent=1) + "\n"
+        else:
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            writer.writerow(MEASURE_FIELDS)
+            writer.writerows([["" if r[f] is None else r[f] for f in MEASURE_FIELDS]
+                              for r in rows])
+            text = buf.getvalue()
+        write_output(text, out)
     if out is not None:
         console.print(f"wrote {len(rows):,} measures to {out}", highlight=False, markup=False)
 
@@ -89,11 +133,14 @@ def export_network_command(
     ctx: typer.Context,
     case: Annotated[str | None, typer.Option("--case", help="Case key.")] = None,
     all_cases: Annotated[bool, typer.Option("--all", help="All cases together.")] = False,
+    stage: Annotated[str | None, typer.Option(
+        "--stage", help="Only commits placed in this lifecycle stage (stage_trace).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet, graphml or gexf")] = "csv",
     out: Annotated[Path | None, typer.Option("--out", help="File (default: stdout; "
                                              "parquet needs a file).")] = None,
 ) -> None:
-    """Organisation ↔ repository and organisation ↔ organisation (shared repositories)."""
+    """Organisation ↔ repository and organisation ↔ organisation (shared repositories),
+    over own commits; `--stage` keeps only the commits placed in that stage."""
     from llmcarto.analysis import networks
 
     if (case is None) == (not all_cases):
@@ -102,11 +149,13 @@ def export_network_command(
         raise InputError(f"--format {fmt!r}: expected one of {', '.join(networks.FORMATS)}")
     if fmt == "parquet" and out is None:
         raise InputError("--format parquet writes a file: give --out FILE")
+    if stage is not None and stage not in networks.STAGES:
+        raise InputError(f"--stage {stage!r}: expected one of {', '.join(networks.STAGES)}")
     con = _open(ctx)
     try:
         if case is not None:
             _check_case(con, case)
-        edges, nodes = networks.network(con, case)
+        edges, nodes = networks.network(con, case, stage)
     finally:
         con.close()
     if fmt == "parquet":

@@ -155,6 +155,7 @@ def context(db: Reader, key: str, hub_page: int = 1) -> dict[str, Any] | None:
 # ------------------------------------------------------------- collaboration measures
 
 COLLAB_STAGES = ("*", *queries.GRID_STAGES, "unknown")
+OWN_STAGE = queries.OWN_STAGE
 SHARE_MEASURES = ("external_share", "organisational_diversity", "outside_pr_merge_rate",
                   "activity_decay", "bot_share")
 MEASURE_NAMES = {
@@ -166,6 +167,7 @@ MEASURE_NAMES = {
     "outside_pr_merge_rate": "Outside-PR merge rate", "lifespan_months": "Lifespan (months)",
     "activity_decay": "Activity decay", "repos": "Repositories", "bot_commits": "Bot commits",
     "person_commits": "Commits by people", "bot_share": "Bot share",
+    "organisations": "Registered organisations",
 }
 
 
@@ -175,6 +177,19 @@ def measure_text(measure: str, value: float | None) -> str:
     if measure in SHARE_MEASURES:
         return f"{100 * value:.1f} %"
     return f"{value:,.0f}"
+
+
+COUNTS = ("commits", "contributors", "new", "returning", "organisations", "external_n")
+
+
+def monthly_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One month of the case: counts as ints, the external share as text (null when its n
+    is under the threshold: `status` says so), the evidence link of the month's commits."""
+    out = {**row, **{k: None if row[k] is None else int(row[k]) for k in COUNTS}}
+    out["external_text"] = measure_text("external_share", row["external_share"])
+    out["unknown_text"] = (None if row["unknown_share"] is None
+                           else f"{100 * row['unknown_share']:.1f} %")
+    return out
 
 
 def collab_panel(db: Reader, key: str) -> dict[str, Any]:
@@ -193,24 +208,25 @@ def collab_panel(db: Reader, key: str) -> dict[str, Any]:
            for m in queries.COLLAB_OVERVIEW if any(("git", m, s) in cells for s in stages)]
     hub = [{"measure": m, "name": MEASURE_NAMES.get(m, m), "cell": c}
            for (p, m, _s), c in sorted(cells.items()) if p == "hub"]
-    monthly = [{k: v if k == "month" or v is None else int(v) for k, v in row.items()}
-               for row in queries.collab_monthly(db, key)]
+    monthly = [monthly_row(row) for row in queries.collab_monthly(db, key)]
     orgs_year = queries.organisations_by_year(db, key)
     years: dict[str, dict[str, Any]] = {}
     for row in monthly:
         y = years.setdefault(row["month"][:4], {"year": row["month"][:4], "commits": 0,
-                                                "new": 0, "months": 0, "peak": 0})
-        y["commits"] += int(row["commits"] or 0)
-        y["new"] += int(row["new"] or 0)
+                                                "new": 0, "months": 0, "peak": 0,
+                                                "peak_orgs": 0})
+        y["commits"] += row["commits"] or 0
+        y["new"] += row["new"] or 0
         y["months"] += 1
-        y["peak"] = max(y["peak"], int(row["contributors"] or 0))
+        y["peak"] = max(y["peak"], row["contributors"] or 0)
+        y["peak_orgs"] = max(y["peak_orgs"], row["organisations"] or 0)
     for y in years.values():
         y["orgs"] = orgs_year.get(y["year"], 0)
     names = {"*": "All stages", "unknown": "Unknown stage"}
     study = load_study()
     return {"available": queries.collab_available(db),
             "stages": [{"key": s, "name": names.get(s) or study.stage(s).name,
-                        "href": evidence_url(case=key, stage=None if s == "*" else s,
+                        "href": evidence_url(case=key, stage=OWN_STAGE if s == "*" else s,
                                              kind="commit")} for s in stages],
             "git": git, "hub": hub, "years": sorted(years.values(), key=lambda y: y["year"]),
             "monthly": monthly, "top_orgs": queries.top_organisations(db, key),
@@ -218,4 +234,7 @@ def collab_panel(db: Reader, key: str) -> dict[str, Any]:
                            "commits": None if r["commits"] is None else int(r["commits"]),
                            "decay_text": measure_text("activity_decay", r["decay"])}
                           for r in queries.collab_repo_lifespans(db, key)],
+            "hub_monthly": [{**r, **{k: None if r[k] is None else int(r[k])
+                                     for k in ("commits", "bot_commits", "n")}}
+                            for r in queries.collab_hub_monthly(db, key)],
             "export": f"llmcarto export measures --case {key} --format csv"}

@@ -1,5 +1,5 @@
-"""`/evidence`: the traces behind any number, filtered by case, stage, kind and rule, with
-their source URL, snapshot date, file and location, paged.
+"""`/evidence`: the traces behind any number, filtered by case, repository, stage, kind,
+rule and month, with their source URL, snapshot date, file and location, paged.
 
 The count shown here uses the same predicate as the grid, so a number on the first page
 and the length of the list it links to agree.
@@ -14,6 +14,23 @@ from llmcarto.atlas.links import evidence_url
 from llmcarto.atlas.published import Reader
 
 PER_PAGE = 100
+MAX_FILTER_LENGTH = 300
+FILTER_NOTES = {("stage", queries.OWN_STAGE): "every stage but inherited"}
+
+
+def parse_filter(values: dict[str, str | None]) -> queries.EvidenceFilter | str:
+    """The filter from untrusted query values, or the message of a 400 naming the field."""
+    problems = []
+    for name, value in values.items():
+        if not value:
+            continue
+        if len(value) > MAX_FILTER_LENGTH:
+            problems.append(f"{name}: longer than {MAX_FILTER_LENGTH} characters")
+        elif (problem := queries.filter_problem(name, value)) is not None:
+            problems.append(problem)
+    if problems:
+        return "Bad filter: " + "; ".join(problems) + "."
+    return queries.EvidenceFilter(**{k: v or None for k, v in values.items()})
 
 
 def context(db: Reader, flt: queries.EvidenceFilter, page: int = 1) -> dict[str, Any]:
@@ -25,12 +42,14 @@ def context(db: Reader, flt: queries.EvidenceFilter, page: int = 1) -> dict[str,
     def href(n: int) -> str | None:
         if not 1 <= n <= pages or n == page:
             return None
-        return evidence_url(flt.case, flt.stage, flt.kind, flt.rule, page=n)
+        return evidence_url(flt.case, flt.stage, flt.kind, flt.rule, page=n, repo=flt.repo,
+                            month=flt.month)
 
     case = queries.case(db, flt.case) if flt.case else None
     return {
         "filter": flt,
-        "filters": flt.items(),
+        "filters": [(name, value, FILTER_NOTES.get((name, value)))
+                    for name, value in flt.items()],
         "case": case,
         "total": total,
         "items": items,
