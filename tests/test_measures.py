@@ -349,7 +349,8 @@ def test_monthly_commits_add_up_to_the_overall_commits_in_every_cell(published):
         AND period <> 'all' GROUP BY 1""").fetchall())
     assert set(per) == set(MONTHLY_GIT) == {"commits", "contributors", "new_contributors",
                                             "returning_contributors", "external_share",
-                                            "organisations"}
+                                            "organisations", "organisational_diversity",
+                                            "elephant_factor", "contributor_absence_factor"}
     assert {m for (m,) in published.execute(
         "SELECT DISTINCT measure FROM collab_measure WHERE platform = 'hub' "
         "AND period <> 'all'").fetchall()} == set(MONTHLY_HUB)
@@ -446,3 +447,77 @@ def test_readme_measures_block_is_generated(published):
     assert "`bigscience`" in block
     assert readme[start + len(BLOCK_BEGIN):end] == block, \
         "README measures block drifted: run `make readme-numbers`"
+
+
+def _half(counts):
+    """Smallest number of the largest counts reaching half the total (written apart)."""
+    values, run, k = sorted(counts, reverse=True), 0, 0
+    while 2 * run < sum(values):
+        run += values[k]
+        k += 1
+    return k
+
+
+def test_monthly_factors_against_independent_sql(published):
+    """Contributor absence factor per month (allenai/OLMo-core) and elephant factor and
+    diversity per month (EleutherAI) from commit_affiliation, null under 10 observations."""
+    repo = "allenai/OLMo-core"
+    per_month: dict[str, list[int]] = {}
+    for month, n in published.execute("""
+            SELECT strftime(date AT TIME ZONE 'UTC', '%Y-%m'), count(*) FROM commit_affiliation
+            WHERE repo = ? AND NOT inherited AND author_class <> 'bot' AND person IS NOT NULL
+            GROUP BY 1, person""", [repo]).fetchall():
+        per_month.setdefault(month, []).append(n)
+    got = _monthly(published, "allenai", "contributor_absence_factor", repo)
+    checked = 0
+    for month, counts in per_month.items():
+        value, n = got[month]
+        assert n == sum(counts)
+        if n >= MIN_N:
+            assert value == _half(counts)
+            checked += 1
+        else:
+            assert value is None
+    assert checked >= 3
+    orgs: dict[str, dict[str, int]] = {}
+    for month, org, n in published.execute("""
+            SELECT strftime(date AT TIME ZONE 'UTC', '%Y-%m'), author_org, count(*)
+            FROM commit_affiliation WHERE case_key = 'eleutherai' AND NOT inherited
+              AND author_class IN ('internal', 'partner', 'external') AND author_org IS NOT NULL
+            GROUP BY 1, 2""").fetchall():
+        orgs.setdefault(month, {})[org] = n
+    elephant = _monthly(published, "eleutherai", "elephant_factor")
+    diversity = _monthly(published, "eleutherai", "organisational_diversity")
+    checked = 0
+    for month, by_org in orgs.items():
+        total = sum(by_org.values())
+        assert elephant[month][1] == diversity[month][1] == total
+        if total >= MIN_N:
+            assert elephant[month][0] == _half(by_org.values())
+            assert diversity[month][0] == pytest.approx(
+                1 - sum((v / total) ** 2 for v in by_org.values()))
+            checked += 1
+        else:
+            assert elephant[month][0] is None and diversity[month][0] is None
+    assert checked >= 3
+
+
+def test_hub_commits_per_model_repo_against_hf_commit(published):
+    """One row set per (case, model repo): distinct (repo, commit) pairs of the case's
+    owners, counted here straight from hf_commit."""
+    from llmcarto.analysis.stages import case_index
+
+    index = case_index(published)
+    want = {}
+    for repo_id, n in published.execute("SELECT repo_id, count(DISTINCT commit_hash) "
+                                        "FROM hf_commit GROUP BY 1").fetchall():
+        for case in index.cases_of_owner(repo_id):
+            want[(case, repo_id)] = n
+    got = {(c, r): v for c, r, v in published.execute(
+        "SELECT case_key, repo, value FROM collab_measure WHERE platform = 'hub' "
+        "AND repo <> '*' AND measure = 'commits' AND period = 'all'").fetchall()}
+    assert want and got == want
+    for (case, repo_id), n in want.items():
+        if n < MIN_N:  # ratios stay null on a handful of commits; counts are given
+            assert _m(published, case, "bot_share", repo=repo_id, platform="hub")["value"] \
+                is None

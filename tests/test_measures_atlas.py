@@ -138,7 +138,8 @@ def test_hub_months_are_listed_with_links(client, published):
     line = line[:line.index("</p>")]
     months = published.execute(
         "SELECT period, value FROM collab_measure WHERE case_key = 'bigscience' "
-        "AND platform = 'hub' AND period <> 'all' AND measure = 'commits' ORDER BY 1"
+        "AND platform = 'hub' AND repo = '*' AND period <> 'all' AND measure = 'commits' "
+        "ORDER BY 1"
     ).fetchall()
     assert months
     for month, value in months:

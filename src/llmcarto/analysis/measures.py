@@ -8,7 +8,8 @@ The measures are pure functions over plain values (each docstring cites its defi
 - repo `*` is the whole case, stage `*` all stages; period `all` or a calendar month
   `YYYY-MM` (author date, UTC). Every git cell has monthly rows for `MONTHLY_GIT`
   (commits, contributors, new and returning contributors, external share with its
-  unknown share, organisations); each case's Hub cell for `MONTHLY_HUB`;
+  unknown share, organisations, organisational diversity, elephant factor, contributor
+  absence factor); each case's Hub cell and each of its model repos for `MONTHLY_HUB`;
 - platform `git` (the cases' repositories, own commits: inherited upstream history is left
   out) or `hub` (Hugging Face model-repo commits of the case's owners, bundled data);
 - a ratio or factor over fewer than `MIN_N` observations is **null** with status
@@ -44,7 +45,8 @@ KNOWN = ("internal", "partner", "external")
 ALL = "*"
 OWN_STAGE = "own"  # the evidence view's "every stage but inherited" (atlas.queries)
 MONTHLY_GIT = ("commits", "contributors", "new_contributors", "returning_contributors",
-               "external_share", "organisations")
+               "external_share", "organisations", "organisational_diversity",
+               "elephant_factor", "contributor_absence_factor")
 MONTHLY_HUB = ("commits", "bot_commits", "contributors")
 
 
@@ -171,6 +173,7 @@ class Group:
     month_classes: Counter = None  # type: ignore[assignment]  # (month, class) → commits
     month_orgs: dict = None  # type: ignore[assignment]  # month → Counter(known organisation)
     month_bots: Counter = None  # type: ignore[assignment]
+    month_person_commits: Counter = None  # type: ignore[assignment]  # (month, person) → n
 
     def __post_init__(self) -> None:
         self.persons, self.orgs, self.classes, self.months = Counter(), Counter(), Counter(), \
@@ -178,6 +181,7 @@ class Group:
         self.person_months, self.prs, self.repos = set(), [], set()
         self.month_classes, self.month_orgs, self.month_bots = Counter(), \
             defaultdict(Counter), Counter()
+        self.month_person_commits = Counter()
 
     def month_persons(self) -> dict[str, set[str]]:
         """month → the persons (pseudonyms) with a commit in it."""
@@ -253,6 +257,7 @@ def git_groups(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple, Group], str 
                 g.persons[person] += 1
                 if month:
                     g.person_months.add((person, month))
+                    g.month_person_commits[(month, person)] += 1
             if cls in KNOWN and org:
                 g.orgs[org] += 1
                 if month:
@@ -332,6 +337,9 @@ def git_measure_rows(groups: Mapping[tuple, Group], snapshot_month: str | None
                 reason=None if snapshot_month else "no dated commit")
         nr = new_and_returning(g.person_months)
         persons = g.month_persons()
+        person_commits: dict[str, Counter] = defaultdict(Counter)
+        for (mo, person), k in g.month_person_commits.items():
+            person_commits[mo][person] = k
         for month, count in sorted(g.months.items()):
             mc = {c: g.month_classes[(month, c)] for c in (*KNOWN, "unknown")}
             m_ext, m_unknown = external_share(mc)
@@ -356,6 +364,16 @@ def git_measure_rows(groups: Mapping[tuple, Group], snapshot_month: str | None
             monthly("organisations", len(m_orgs), sum(m_orgs.values()),
                     reason="distinct registered organisations of the month's authors "
                     "(known class only)")
+            org_n = sum(m_orgs.values())
+            no_org = None if m_orgs else "no commit with a known organisation this month"
+            monthly("organisational_diversity", organisational_diversity(m_orgs), org_n,
+                    ratio=True, reason=no_org)
+            monthly("elephant_factor", elephant_factor(m_orgs) if m_orgs else None, org_n,
+                    ratio=True, reason=no_org)
+            by_person = person_commits.get(month, Counter())
+            monthly("contributor_absence_factor",
+                    contributor_absence_factor(by_person) if by_person else None,
+                    sum(by_person.values()), ratio=True)
     return out
 
 
@@ -373,23 +391,37 @@ def hub_measure_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Per case, overall and per calendar month (commit date, UTC): distinct (repo, commit)
     Hub commits of the case's owners, bots vs people (pseudonymous `hf-…` authors only),
     distinct repos; every cell of a case with fewer than `MIN_N` Hub commits is null with
-    the reason (its n kept)."""
+    the reason (its n kept). Per model repo, overall and per month: the same counts, with
+    the ratios null under `MIN_N` commits as everywhere."""
     if not has_table(con, "case_info"):
         return []
     index = case_index(con)
     groups: dict[str, Group] = {c: Group() for c in sorted(index.cases)}
+    per_repo: dict[tuple[str, str], Group] = defaultdict(Group)
     if has_table(con, "hf_commit"):
         for repo_id, author, is_bot, coauthors, month in _rows(con, """
                 SELECT DISTINCT ON (repo_id, commit_hash) repo_id, author, author_is_bot,
                        coauthors::VARCHAR, strftime(date AT TIME ZONE 'UTC', '%Y-%m')
                 FROM hf_commit ORDER BY repo_id, commit_hash, file, loc"""):
             for case in index.cases_of_owner(repo_id):
+                bot = is_hub_bot(is_bot, coauthors)
+                r = per_repo[(case, repo_id)]
+                r.commits += 1
+                r.repos.add(repo_id)
+                r.bots += bot
+                if author and not bot:
+                    r.persons[author] += 1
+                if month:
+                    r.months[month] += 1
+                    r.month_bots[month] += bot
+                    if author and not bot:
+                        r.person_months.add((author, month))
                 g = groups.setdefault(case, Group())
                 g.commits += 1
                 g.repos.add(repo_id)
                 if month:
                     g.months[month] += 1
-                if is_hub_bot(is_bot, coauthors):
+                if bot:
                     g.bots += 1
                     if month:
                         g.month_bots[month] += 1
@@ -424,6 +456,23 @@ def hub_measure_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             if few:
                 row.update(value=None, status="insufficient data", reason=few)
         out += rows
+    for (case, repo_id), g in sorted(per_repo.items()):
+        ev = _evidence(case, ALL, "hub-commit", repo=repo_id)
+        out += [_row(case, repo_id, ALL, "hub", "all", measure, value, g.commits, None, ev,
+                     None, ratio=ratio) for measure, value, ratio in (
+            ("commits", g.commits, False), ("bot_commits", g.bots, False),
+            ("person_commits", g.commits - g.bots, False),
+            ("contributors", len(g.persons), False),
+            ("bot_share", g.bots / g.commits, True),
+            ("contributor_absence_factor",
+             contributor_absence_factor(g.persons) if g.persons else None, True))]
+        persons = g.month_persons()
+        for month, count in sorted(g.months.items()):
+            m_ev = _evidence(case, ALL, "hub-commit", repo=repo_id, period=month)
+            out += [_row(case, repo_id, ALL, "hub", month, measure, value, count, None, m_ev,
+                         None, ratio=False) for measure, value in (
+                ("commits", count), ("bot_commits", g.month_bots[month]),
+                ("contributors", len(persons.get(month, ()))))]
     return out
 
 
@@ -488,7 +537,7 @@ def hub_commits_markdown(con: duckdb.DuckDBPyConnection) -> str:
     cells: dict[str, dict[str, tuple]] = defaultdict(dict)
     for case, measure, value, n, reason in _rows(con, """
             SELECT case_key, measure, value, n, reason FROM collab_measure
-            WHERE platform = 'hub' AND period = 'all' ORDER BY case_key"""):
+            WHERE platform = 'hub' AND repo = '*' AND period = 'all' ORDER BY case_key"""):
         cells[case][measure] = (value, n, reason)
     parts, empty = [], []
     for case, m in sorted(cells.items(), key=lambda kv: (-kv[1]["commits"][1], kv[0])):

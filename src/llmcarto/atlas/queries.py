@@ -398,7 +398,8 @@ def collab_hub_monthly(db: Reader, key: str) -> list[dict[str, Any]]:
                max(n) FILTER (WHERE measure = 'commits') AS n,
                max(status) FILTER (WHERE measure = 'commits') AS status,
                max(evidence) FILTER (WHERE measure = 'commits') AS evidence
-        FROM collab_measure WHERE case_key = ? AND platform = 'hub' AND period <> 'all'
+        FROM collab_measure WHERE case_key = ? AND platform = 'hub' AND repo = '*'
+          AND period <> 'all'
         GROUP BY period ORDER BY period""", [key])
 
 
