@@ -10,11 +10,25 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import typer
 from rich.console import Console
 
 from llmcarto.errors import InputError
 
 COMMAND_MODULES: tuple[str, ...] = ("lineage", "hub", "licences", "git", "measures", "bench")
+GROUPS = {"collect": "Collect live data into the store.",
+          "bench": "Benchmarks: print numbers, end with one JSON line."}
+
+
+def command_group(app: typer.Typer, name: str) -> typer.Typer:
+    """A group several modules add commands to (`collect`, `bench`): created by whichever
+    module registers first, found by the others."""
+    for group in app.registered_groups:
+        if group.name == name and group.typer_instance is not None:
+            return group.typer_instance
+    sub = typer.Typer(help=GROUPS[name], no_args_is_help=True)
+    app.add_typer(sub, name=name)
+    return sub
 
 
 def write_output(text: str, out: Path | None, summary: str | None = None) -> None:

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from llmcarto.commands import write_output
+from llmcarto.commands import command_group, write_output
 from llmcarto.errors import InputError
 
 console = Console()
@@ -39,19 +39,10 @@ TARGET_RSS_MB = 3072.0
 TARGET_DELTA_SECONDS = 2.0
 
 
-def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    """A shared command group (`bench`): reused when another module created it first."""
-    for group in app.registered_groups:
-        if group.name == name and group.typer_instance is not None:
-            return group.typer_instance
-    sub = typer.Typer(help=help_text, no_args_is_help=True)
-    app.add_typer(sub, name=name)
-    return sub
-
 
 def register(app: typer.Typer, export_app: typer.Typer) -> None:
     app.command("synth")(synth_command)
-    _group(app, "bench", "Benchmarks: print numbers, end with one JSON line.").command(
+    command_group(app, "bench").command(
         "lineage")(bench_lineage_command)
 
 

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from llmcarto.commands import command_group
 from llmcarto.errors import InputError
 
 console = Console()
@@ -44,22 +45,13 @@ PERSONS_EXPORT = """
     ORDER BY "case", commits DESC, inherited_commits DESC, person, class, org"""
 
 
-def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
-    """A shared command group (`collect`, `bench`): created by whichever module is first."""
-    for group in app.registered_groups:
-        if group.name == name and group.typer_instance is not None:
-            return group.typer_instance
-    sub = typer.Typer(help=help_text, no_args_is_help=True)
-    app.add_typer(sub, name=name)
-    return sub
-
 
 def register(app: typer.Typer, export_app: typer.Typer) -> None:
-    _group(app, "collect", "Collect live data into the store.").command("git")(
+    command_group(app, "collect").command("git")(
         collect_git_command)
     export_app.command("commits")(export_commits_command)
     export_app.command("persons")(export_persons_command)
-    _group(app, "bench", "Benchmarks: print numbers, end with one JSON line.").command("git")(
+    command_group(app, "bench").command("git")(
         bench_git_command)
 
 

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from llmcarto.commands import command_group
 from llmcarto.errors import LlmcartoError
 
 console = Console()
@@ -25,18 +26,9 @@ err_console = Console(stderr=True)
 log = logging.getLogger("llmcarto.hub")
 
 
-def _collect_group(app: typer.Typer) -> typer.Typer:
-    """The shared `collect` group (created by whichever collector registers first)."""
-    for group in app.registered_groups:
-        if group.name == "collect" and group.typer_instance is not None:
-            return group.typer_instance
-    collect = typer.Typer(help="Collect live data into the store.", no_args_is_help=True)
-    app.add_typer(collect, name="collect")
-    return collect
-
 
 def register(app: typer.Typer, export_app: typer.Typer) -> None:
-    _collect_group(app).command("hub")(collect_hub_command)
+    command_group(app, "collect").command("hub")(collect_hub_command)
     export_app.command("hub")(export_hub_command)
 
 

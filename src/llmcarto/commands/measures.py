@@ -16,8 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from llmcarto.commands import write_output
-from llmcarto.commands.git import _group
+from llmcarto.commands import command_group, write_output
 from llmcarto.errors import InputError
 
 console = Console()
@@ -28,7 +27,7 @@ MEASURE_FIELDS = ("case_key", "repo", "stage", "platform", "period", "measure", 
 def register(app: typer.Typer, export_app: typer.Typer) -> None:
     export_app.command("measures")(export_measures_command)
     export_app.command("network")(export_network_command)
-    _group(app, "bench", "Benchmarks: print numbers, end with one JSON line.").command(
+    command_group(app, "bench").command(
         "measures")(bench_measures_command)
 
 
