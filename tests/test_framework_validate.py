@@ -64,3 +64,34 @@ def test_fail_uses_the_nearest_located_ancestor_and_the_given_error_type():
     assert isinstance(error, CaseFileError)
     assert str(error) == (f"rules.yaml:{_line('stage: pre-training')}: "
                           "field 'rules[0].stage.nested': unknown stage")
+
+
+@pytest.mark.parametrize("name", ["stage_rules.yaml", "licences.yaml", "licence_rules.yaml"])
+def test_a_value_of_the_wrong_type_anywhere_is_a_located_framework_error(name):
+    """Every `key: value` line of the real file replaced by a list, a mapping or a number:
+    the loader accepts it or raises FrameworkError naming the file and a line — never a
+    bare TypeError / AttributeError (`validate.located`)."""
+    from pathlib import Path
+
+    from llmcarto.framework.licences import load_licences, parse_licences, parse_rules
+    from llmcarto.framework.stage_rules import parse_stage_rules
+
+    parse = {"stage_rules.yaml": parse_stage_rules, "licences.yaml": parse_licences,
+             "licence_rules.yaml": lambda t, n: parse_rules(t, n, load_licences())}[name]
+    lines = (Path(__file__).resolve().parents[1] / "src" / "llmcarto" / "framework" / name
+             ).read_text(encoding="utf-8").splitlines()
+    tried = refused = 0
+    for i, line in enumerate(lines):
+        key, colon, value = line.partition(":")
+        if not colon or not value.strip() or line.lstrip().startswith("#"):
+            continue
+        for replacement in ("[1, 2]", "{a: 1}", "7"):
+            tried += 1
+            text = "\n".join([*lines[:i], f"{key}: {replacement}", *lines[i + 1:]])
+            try:
+                parse(text, name)
+            except FrameworkError as exc:
+                refused += 1
+                assert str(exc).startswith(f"{name}:"), str(exc)
+                assert "Traceback" not in str(exc)
+    assert tried > 100 and refused > tried / 3

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmcarto.errors import FrameworkError
-from llmcarto.framework.validate import Checker, parse_document
+from llmcarto.framework.validate import Checker, located, parse_document
 
 KINDS = ("spdx", "ai", "family", "marker")
 #: kinds whose id names one licence text: the only ones a drift verdict can rest on
@@ -146,6 +146,7 @@ def _property(check: Checker, path: tuple, name: str, raw: Any) -> Property:
     return Property(value, source=source, clause=str(clause), note=raw.get("note"))
 
 
+@located
 def parse_licences(text: str, filename: str) -> LicenceBase:
     """Parse and check `licences.yaml`: unique ids and spellings, sourced properties."""
     check = _load(text, filename)
@@ -202,6 +203,7 @@ def parse_licences(text: str, filename: str) -> LicenceBase:
         licences[licence_id] = Licence(licence_id, kind, raw["name"].strip(), raw["url"],
                                        hub_ids, aliases, props, raw.get("note"))
     for i, raw in enumerate(data.get("families") or []):
+        check.here(("families", i))
         path = ("families", i)
         licence_id = raw.get("id") if isinstance(raw, Mapping) else None
         if not isinstance(licence_id, str) or not _ID.match(licence_id) or licence_id in licences:
@@ -210,6 +212,7 @@ def parse_licences(text: str, filename: str) -> LicenceBase:
                                        str(raw.get("url")), note=raw.get("note"))
     patterns: list[Pattern] = []
     for i, raw in enumerate(data.get("patterns") or []):
+        check.here(("patterns", i))
         path = ("patterns", i)
         try:
             regex = re.compile(raw["regex"], re.I)
@@ -221,6 +224,7 @@ def parse_licences(text: str, filename: str) -> LicenceBase:
     free_text: dict[str, FreeText] = {}
     for i, raw in enumerate(data.get("free_text") or []):
         path = ("free_text", i)
+        check.here(path)
         parts = _str_list(check, (*path, "parts"), raw.get("parts"))
         if raw.get("id") not in licences or any(p not in licences for p in parts) \
                 or not raw.get("note") or not raw.get("text"):
@@ -228,6 +232,7 @@ def parse_licences(text: str, filename: str) -> LicenceBase:
         free_text[fold(raw["text"])] = FreeText(raw["text"], raw["id"], parts, raw["note"])
     not_licences: dict[str, str] = {}
     for i, raw in enumerate(data.get("not_licences") or []):
+        check.here(("not_licences", i))
         if not isinstance(raw, Mapping) or not raw.get("text") or not raw.get("note"):
             raise check.fail(("not_licences", i), "needs 'text' and 'note'")
         not_licences[fold(raw["text"])] = raw["note"]
@@ -298,12 +303,14 @@ def _citations(check: Checker, path: tuple, raw: Any, *, required: bool
     return tuple(out)
 
 
+@located
 def parse_rules(text: str, filename: str, base: LicenceBase) -> RuleTable:
     """Parse and check `licence_rules.yaml`; expand groups into pairs; refuse a pair twice."""
     check = _load(text, filename)
     data = check.doc.data
     groups: dict[str, tuple[str, ...]] = {}
     for name, members in (data.get("groups") or {}).items():
+        check.here(("groups", name))
         ids = _str_list(check, ("groups", name), members)
         for member in ids:
             if member not in base.licences:
@@ -314,6 +321,7 @@ def parse_rules(text: str, filename: str, base: LicenceBase) -> RuleTable:
         groups[name] = ids
     builtin: dict[str, DriftRule] = {}
     for i, raw in enumerate(data.get("builtin") or []):
+        check.here(("builtin", i))
         path = ("builtin", i)
         rule_id = raw.get("id") if isinstance(raw, Mapping) else None
         if rule_id not in BUILTIN_RULES or rule_id in builtin:
@@ -369,6 +377,7 @@ def parse_rules(text: str, filename: str, base: LicenceBase) -> RuleTable:
         rules.append(rule)
     gating: dict[str, str] = {}
     for i, raw in enumerate(data.get("gating") or []):
+        check.here(("gating", i))
         rule_id = raw.get("id") if isinstance(raw, Mapping) else None
         if rule_id not in GATING_RULES or rule_id in gating or not raw.get("reason"):
             raise check.fail(("gating", i), "gating rule id must be one of "

@@ -17,7 +17,7 @@ from typing import Any
 
 from llmcarto.errors import FrameworkError
 from llmcarto.framework.study import load_study
-from llmcarto.framework.validate import Checker, parse_document
+from llmcarto.framework.validate import Checker, located, parse_document
 
 OUTSIDE_STAGES = ("inherited", "unknown")
 
@@ -113,6 +113,7 @@ class StageRules:
         return tuple(seen)
 
 
+@located
 def parse_stage_rules(text: str, filename: str) -> StageRules:
     check = Checker(parse_document(text, filename))
     study = load_study()
@@ -144,7 +145,7 @@ def parse_stage_rules(text: str, filename: str) -> StageRules:
         rules.append(StageRule(rule_id, tuple(raw.get("kinds") or ()), dict(when), stage,
                                activity, raw["domain"], str(raw.get("description") or ""),
                                from_paths))
-    for kind in {k for r in rules for k in r.kinds}:
+    for kind in sorted({k for r in rules for k in r.kinds}):
         last = [r for r in rules if kind in r.kinds][-1]
         if last.when:
             raise FrameworkError(f"{filename}: the last rule for kind '{kind}' ({last.id}) must "
@@ -160,6 +161,7 @@ def _parse_roles(check: Checker, stages: set[str]) -> dict[str, str]:
     if not isinstance(raw, Mapping):
         raise check.fail(("roles",), "map each repository role to a stage")
     for role, stage in raw.items():
+        check.here(("roles", role))
         if stage not in stages:
             raise check.fail(("roles", role), f"unknown stage '{stage}'")
     return {str(k): str(v) for k, v in raw.items()}
@@ -211,6 +213,7 @@ def _parse_flag_rules(check: Checker) -> tuple[FlagRule, ...]:
     raw_list = check.doc.data.get("upstream_contribution") or []
     for i, raw in enumerate(raw_list):
         path = ("upstream_contribution", i)
+        check.here(path)
         if not isinstance(raw, Mapping) or not raw.get("id"):
             raise check.fail(path, "a rule needs an id")
         if raw["id"] in {r.id for r in out}:
