@@ -167,3 +167,26 @@ def test_damaged_logs_never_crash_and_the_bad_record_is_reported(megatron_head, 
         if re.match(r"^commit [0-9a-f]{40}( [0-9a-f]{40})*$", line):
             sha = line.split()[1]
             assert sha in parsed or f"commit {sha[:12]}" in reasons, sha
+
+
+def test_merged_persons_and_their_cited_examples_do_not_depend_on_row_order(published):
+    """The same commits in reverse order give the same persons, identities and links,
+    including which commit each link cites (earliest date, ties broken by the commit)."""
+    from llmcarto.analysis.stages import COMMITS_SQL
+
+    cur = published.execute(
+        "SELECT repo, sha, source, author_name, author_email, author_date, committer_name, "
+        "committer_email, trailers, file, loc, snapshot_id, snapshot_date, source_url "
+        f"FROM ({COMMITS_SQL}) WHERE repo IN (SELECT repo FROM git_commit GROUP BY repo "
+        "ORDER BY count(*) DESC LIMIT 3)")
+    names = [d[0] for d in cur.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    assert len(rows) > 1000
+    a, b = merge_persons(rows), merge_persons(list(reversed(rows)))
+
+    def canon(table):
+        return sorted(repr(sorted(r.items())) for r in table)
+
+    assert len(a.links) > 100
+    for name in ("persons", "identities", "links"):
+        assert canon(getattr(a, name)) == canon(getattr(b, name)), name

@@ -179,8 +179,9 @@ class _Graph:
             self.edges[key] = [1, item, date]
         else:
             seen[0] += 1
-            if date is not None and (seen[2] is None or str(date) < str(seen[2])):
-                seen[1], seen[2] = item, date
+            if date is not None and (seen[2] is None
+                                     or (str(date), item) < (str(seen[2]), seen[1])):
+                seen[1], seen[2] = item, date  # earliest, ties by item: order-independent
 
 
 @lru_cache(maxsize=65536)
@@ -409,7 +410,8 @@ def read_persons(con: duckdb.DuckDBPyConnection) -> Persons:
         return Persons()
     commits = _rows(con, "SELECT repo, sha, source, author_name, author_email, author_date, "
                          "committer_name, committer_email, trailers, file, loc, snapshot_id, "
-                         f"snapshot_date, source_url FROM ({COMMITS_SQL})")
+                         f"snapshot_date, source_url FROM ({COMMITS_SQL}) "
+                         "ORDER BY repo, sha")  # a stable order: the examples cited are too
     mailmap = (_rows(con, "SELECT repo, proper_name, proper_email, commit_name, commit_email "
                           "FROM git_mailmap") if has_table(con, "git_mailmap") else ())
     return merge_persons(commits, mailmap)
