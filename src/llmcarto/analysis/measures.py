@@ -29,7 +29,7 @@ from typing import Any
 
 import duckdb
 
-from llmcarto.analysis.stages import COMMITS_SQL, case_index, has_table
+from llmcarto.analysis.stages import COMMIT_TRACE_ON, COMMITS_SQL, case_index, has_table
 
 MIN_N = 10
 # The safetensors conversion bot appears only in Co-authored-by trailers, under this
@@ -229,13 +229,11 @@ def git_groups(con: duckdb.DuckDBPyConnection) -> tuple[dict[tuple, Group], str 
     snapshot = None
     if not (has_table(con, "commit_affiliation") and has_table(con, "stage_trace")):
         return groups, snapshot
-    for case, repo, person, month, cls, org, stage in _rows(con, """
+    for case, repo, person, month, cls, org, stage in _rows(con, f"""
             SELECT a.case_key, a.repo, a.person,
                    strftime(a.date AT TIME ZONE 'UTC', '%Y-%m'), a.author_class, a.author_org,
                    coalesce(t.stage, 'unknown')
-            FROM commit_affiliation a
-            LEFT JOIN stage_trace t ON t.item_kind = 'commit' AND t.case_key = a.case_key
-                                   AND t.item_key = a.repo || '@' || a.sha
+            FROM commit_affiliation a LEFT JOIN stage_trace t ON {COMMIT_TRACE_ON}
             WHERE NOT a.inherited"""):
         if month is not None and (snapshot is None or month > snapshot):
             snapshot = month

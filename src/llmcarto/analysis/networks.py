@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from llmcarto.analysis import graphfile
-from llmcarto.analysis.stages import has_table
+from llmcarto.analysis.stages import COMMIT_TRACE_ON, has_table
 from llmcarto.framework.study import STAGE_KEYS
 
 FORMATS = ("csv", "parquet", "graphml", "gexf")
@@ -85,8 +85,7 @@ def network(con: duckdb.DuckDBPyConnection, case: str | None = None,
     if stage:
         if not has_table(con, "stage_trace"):
             return [], []
-        join = ("LEFT JOIN stage_trace t ON t.item_kind = 'commit' AND t.case_key = a.case_key "
-                "AND t.item_key = a.repo || '@' || a.sha")
+        join = f"LEFT JOIN stage_trace t ON {COMMIT_TRACE_ON}"
         where.append("coalesce(t.stage, 'unknown') = ?")
         params.append(stage)
     rows = con.execute(f"""

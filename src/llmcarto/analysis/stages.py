@@ -71,6 +71,10 @@ STAGE_TRACE_COLUMNS = (
     "item_kind VARCHAR, item_table VARCHAR, item_key VARCHAR, label VARCHAR, "
     "date TIMESTAMPTZ, path_class VARCHAR, upstream_contribution BOOLEAN, "
     "upstream_rule VARCHAR")
+# The stage trace of each `commit_affiliation a` row (`t`); LEFT JOIN it to keep commits
+# no rule placed (their stage is then 'unknown' in measures and networks).
+COMMIT_TRACE_ON = ("t.item_kind = 'commit' AND t.case_key = a.case_key "
+                   "AND t.item_key = a.repo || '@' || a.sha")
 # One row per (repository, commit): a commit collected from a live clone (`llmcarto collect
 # git`, source git-clone) wins over the bundle's copy of the same commit.
 COMMITS_SQL = """

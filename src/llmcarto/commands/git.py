@@ -28,8 +28,7 @@ COMMITS_EXPORT = """
            t.domain AS artefact_domain, t.rule, t.path_class, t.upstream_contribution,
            t.upstream_rule, c.files_changed, a.inherited, a.source_url
     FROM commit_affiliation a
-    JOIN stage_trace t ON t.item_kind = 'commit' AND t.case_key = a.case_key
-                      AND t.item_key = a.repo || '@' || a.sha
+    JOIN stage_trace t ON {trace_on}
     JOIN ({commits}) c ON c.repo = a.repo AND c.sha = a.sha
     WHERE lower(a.repo) = lower(?)
     ORDER BY a.case_key, a.date, a.sha"""
@@ -91,7 +90,7 @@ def collect_git_command(
 
 
 def _export(ctx: typer.Context, sql: str, repo: str, fmt: str, out: Path | None) -> int:
-    from llmcarto.analysis.stages import COMMITS_SQL
+    from llmcarto.analysis.stages import COMMIT_TRACE_ON, COMMITS_SQL
     from llmcarto.cli import settings
     from llmcarto.store import open_published
     from llmcarto.store.status import has_table
@@ -112,7 +111,7 @@ def _export(ctx: typer.Context, sql: str, repo: str, fmt: str, out: Path | None)
                            "lower(?)", [repo]).fetchone()[0]:
             raise InputError(f"--repo {repo}: the repository belongs to no case, so its "
                              "authors have no class; collect it again with --case KEY")
-        query = sql.format(commits=COMMITS_SQL)
+        query = sql.format(commits=COMMITS_SQL, trace_on=COMMIT_TRACE_ON)
         if out is not None:
             count = con.execute(f"SELECT count(*) FROM ({query})", [repo]).fetchone()[0]
             options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
